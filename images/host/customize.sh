@@ -18,3 +18,5 @@ printf 'deb http://deb.debian.org/debian trixie main\ndeb http://deb.debian.org/
   > /etc/apt/sources.list
 apt-get clean
 rm -rf /var/lib/apt/lists/*
+# An empty package list that looks old, as on a fresh server: apt caches must update.
+touch -d @0 /var/lib/apt/lists

@@ -1,0 +1,55 @@
+"""Shared testinfra fixtures for every Molecule scenario in this collection."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Callable
+
+import pytest
+
+CONTAINER = "ms5-timescaledb"
+DATABASE = "factory_telemetry"
+
+
+def run_sql(host, query: str, database: str = DATABASE, container: str = CONTAINER) -> list[list[str]]:
+    """Run QUERY with psql inside the database container; return rows of fields.
+
+    psql runs as the superuser over the container's local socket (trusted, as in the
+    official image), so no password is needed or exposed.
+    """
+    cmd = (
+        f"docker exec {shlex.quote(container)} psql -X -v ON_ERROR_STOP=1 -U postgres "
+        f"-d {shlex.quote(database)} -At -F '|' -c {shlex.quote(query)}"
+    )
+    result = host.run(cmd)
+    if result.rc != 0:
+        raise AssertionError(f"query failed ({result.rc}): {query}\n{result.stderr}")
+    return [line.split("|") for line in result.stdout.splitlines() if line != ""]
+
+
+@pytest.fixture()
+def sql(host) -> Callable[..., list[list[str]]]:
+    """Fixture: sql("SELECT 1") -> [["1"]]."""
+
+    def _sql(query: str, database: str = DATABASE, container: str = CONTAINER) -> list[list[str]]:
+        return run_sql(host, query, database, container)
+
+    return _sql
+
+
+def pytest_runtest_makereport(item, call):  # pragma: no cover - diagnostics only
+    """On failure, attach the docker and database logs so a red run explains itself."""
+    if call.when != "call" or call.excinfo is None:
+        return
+    host = item.funcargs.get("host")
+    if host is None:
+        return
+    for title, cmd in (
+        ("docker service journal", "journalctl -u docker --no-pager -n 40"),
+        ("database container log", f"docker logs --tail 40 {CONTAINER}"),
+    ):
+        try:
+            out = host.run(cmd)
+            item.add_report_section("call", title, out.stdout + out.stderr)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
