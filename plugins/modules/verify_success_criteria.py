@@ -1,0 +1,496 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: MS5.0 infrastructure team
+# Apache License 2.0 (see galaxy.yml)
+"""Measure the MS5.0 migration plan's success criteria against a deployed database."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: verify_success_criteria
+short_description: Measure the MS5.0 migration plan's success criteria
+description:
+  - Connects to the factory-telemetry database with psycopg2 and measures each success
+    criterion of the migration plan, returning pass/fail and the measured value.
+  - All sample data it writes (ingest test, dashboard sample, compression sample) is
+    written inside one transaction that is always rolled back, so the module never
+    changes the database and always reports C(changed=false), also in check mode.
+  - The schema-specific SQL (sample setup, ingest statement, dashboard queries) is
+    passed in by the caller (the C(verify) role reads it from C(.sql) files).
+version_added: 0.1.0
+author: MS5.0 infrastructure team
+requirements:
+  - psycopg2 on the target host
+options:
+  login_host: {description: Database host., type: str, default: 127.0.0.1}
+  login_port: {description: Database port., type: int, default: 5432}
+  login_db: {description: Database name., type: str, default: factory_telemetry}
+  login_user: {description: Login role (the owner role)., type: str, required: true}
+  login_password: {description: Its password., type: str, required: true}
+  schema: {description: The application schema., type: str, default: factory_telemetry}
+  ledger_table: {description: The migration ledger., type: str, default: ms5_migrations.schema_migrations}
+  expected_migrations:
+    description: File names of the migrations that must be applied.
+    type: list
+    elements: str
+    required: true
+  expected_hypertables:
+    description: Hypertables that must exist, as C(table) or C(table:time_column), in O(schema).
+    type: list
+    elements: str
+    required: true
+  min_indexes: {description: Minimum number of indexes in O(schema)., type: int, default: 50}
+  setup_sql: {description: SQL run first in the transaction; must fill temporary table C(ms5_verify_metric(id)) with metric ids., type: str, required: true}
+  ingest_sql: {description: "Batched INSERT for metric_hist with one C(VALUES %s) placeholder for rows (metric_id, ts, value).", type: str, required: true}
+  readback_sql: {description: "Query returning the number of rows written by the ingest test; named args C(since) and C(until).", type: str, required: true}
+  sample_sql: {description: "SQL loading 1-second metric samples; named args C(since), C(until) and C(step_seconds).", type: str, required: true}
+  sample_context_sql: {description: "SQL loading the rows dashboard views join to; named args C(since) and C(until).", type: str, default: ""}
+  sample_metrics: {description: "Metric definitions setup_sql creates (named arg C(metrics)).", type: int, default: 20}
+  queries_sql:
+    description:
+      - Dashboard queries, each block starting with a line C(-- name: <name>); named args C(since) and C(until).
+      - Every view in O(schema) is timed too when O(include_views) is true.
+    type: str
+    default: ""
+  include_views: {description: Also time C(SELECT * FROM <view> LIMIT 500) for every view in O(schema)., type: bool, default: true}
+  ingest_rows: {description: Rows written by the ingest test., type: int, default: 20000}
+  ingest_batch_size: {description: Rows per INSERT statement., type: int, default: 1000}
+  ingest_min_rows_per_second: {description: Pass threshold for ingest., type: float, default: 1000}
+  sample_hours: {description: Hours of 1-second sample data for the dashboard queries., type: float, default: 2}
+  query_runs: {description: Timed runs per query (after one warm-up)., type: int, default: 5}
+  query_max_ms: {description: Pass threshold for the p95 of each query., type: float, default: 100}
+  compression_min_ratio: {description: Pass threshold for compression savings (0-1)., type: float, default: 0.7}
+  compression_table: {description: Hypertable used for the compression measurement., type: str, default: metric_hist}
+  plant:
+    description: Plant size for the storage projection.
+    type: dict
+    default: {}
+    suboptions:
+      lines: {description: Production lines., type: int, default: 2}
+      equipment_per_line: {description: Equipment per line., type: int, default: 5}
+      metrics_per_equipment: {description: Metrics per equipment., type: int, default: 20}
+      sample_interval_seconds: {description: Seconds between samples of one metric., type: float, default: 1}
+"""
+
+EXAMPLES = r"""
+- name: Measure the success criteria
+  ms5.factory_telemetry.verify_success_criteria:
+    login_user: ms5_owner
+    login_password: "{{ verify_db_password }}"
+    expected_migrations: [001_init_telemetry.sql]
+    expected_hypertables: [metric_hist]
+    setup_sql: "{{ lookup('ansible.builtin.file', 'sql/setup.sql') }}"
+    ingest_sql: "INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_real) VALUES %s"
+    readback_sql: "SELECT count(*) FROM factory_telemetry.metric_hist WHERE ts >= %(since)s AND ts < %(until)s"
+    sample_sql: "{{ lookup('ansible.builtin.file', 'sql/sample.sql') }}"
+"""
+
+RETURN = r"""
+criteria:
+  description: One entry per criterion.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: migrations applied, status: pass, value: "9/9", threshold: "all", detail: ""}]
+all_passed:
+  description: True when no criterion failed (criteria that do not apply count as passed).
+  returned: always
+  type: bool
+measurements:
+  description: Raw measured values.
+  returned: always
+  type: dict
+"""
+
+import datetime
+import math
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import psycopg2
+    import psycopg2.extras
+    HAS_PSYCOPG2 = True
+    PSYCOPG2_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - depends on the host
+    HAS_PSYCOPG2 = False
+    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+
+PASS, FAIL, NA = "pass", "fail", "n/a"
+SECONDS_PER_MONTH = 30 * 86400
+
+
+def percentile(values, pct):
+    """Nearest-rank percentile (pct in 0..100) of a non-empty list of numbers."""
+    if not values:
+        raise ValueError("percentile of an empty list")
+    ordered = sorted(values)
+    rank = max(1, int(math.ceil(pct / 100.0 * len(ordered))))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def human_bytes(num):
+    """1536 -> '1.5 KiB'."""
+    value = float(num)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
+        value /= 1024.0
+    return "%.1f TiB" % value  # pragma: no cover
+
+
+def rows_per_month(plant):
+    """Metric samples per 30-day month for a plant size dict."""
+    interval = float(plant.get("sample_interval_seconds") or 1)
+    if interval <= 0:
+        raise ValueError("sample_interval_seconds must be > 0")
+    metrics = int(plant["lines"]) * int(plant["equipment_per_line"]) * int(plant["metrics_per_equipment"])
+    return int(metrics * SECONDS_PER_MONTH / interval)
+
+
+def compression_savings(before_bytes, after_bytes):
+    """Fraction of space saved by compression, 0..1 (None without a before size)."""
+    if not before_bytes:
+        return None
+    return max(0.0, 1.0 - float(after_bytes) / float(before_bytes))
+
+
+def parse_named_queries(text):
+    """Split SQL text into [{'name', 'sql'}] at lines '-- name: <name>'.
+
+    Text before the first marker (a header comment) is ignored; a block whose SQL
+    is empty is an error, as is a name used twice.
+    """
+    queries = []
+    current = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.lower().startswith("-- name:"):
+            current = {"name": stripped[len("-- name:"):].strip(), "lines": []}
+            if not current["name"]:
+                raise ValueError("a '-- name:' line without a name")
+            if any(q["name"] == current["name"] for q in queries):
+                raise ValueError("query name used twice: %s" % current["name"])
+            queries.append(current)
+        elif current is not None:
+            current["lines"].append(line)
+    result = []
+    for q in queries:
+        sql = "\n".join(q["lines"]).strip()
+        if not sql:
+            raise ValueError("query '%s' has no SQL" % q["name"])
+        result.append({"name": q["name"], "sql": sql})
+    return result
+
+
+def criterion(name, status, value, threshold, detail=""):
+    return {"name": name, "status": status, "value": value, "threshold": threshold, "detail": detail}
+
+
+def missing_items(expected, present):
+    """Items of EXPECTED not in PRESENT, order kept."""
+    have = set(present)
+    return [item for item in expected if item not in have]
+
+
+def parse_hypertable(spec):
+    """'metric_hist:ts' -> ('metric_hist', 'ts'); 'metric_hist' -> ('metric_hist', None)."""
+    table, _, column = spec.partition(":")
+    return table.strip(), (column.strip() or None)
+
+
+def ingest_rows(metric_ids, start, count):
+    """COUNT rows (metric_id, ts, value) round-robin over METRIC_IDS, one second apart per metric."""
+    if not metric_ids:
+        raise ValueError("no metric ids to write samples for")
+    rows = []
+    n = len(metric_ids)
+    for i in range(count):
+        ts = start + datetime.timedelta(seconds=i // n)
+        rows.append((metric_ids[i % n], ts, 50.0 + 10.0 * math.sin(i / 60.0)))
+    return rows
+
+
+class Checker(object):
+    def __init__(self, module, conn):
+        self.module = module
+        self.p = module.params
+        self.conn = conn
+        self.cur = conn.cursor()
+        self.criteria = []
+        self.m = {}
+
+    def scalar(self, sql, args=None):
+        self.cur.execute(sql, args)
+        row = self.cur.fetchone()
+        return None if row is None else row[0]
+
+    def rows(self, sql, args=None):
+        self.cur.execute(sql, args)
+        return self.cur.fetchall()
+
+    def add(self, *args, **kwargs):
+        self.criteria.append(criterion(*args, **kwargs))
+
+    # Structure -----------------------------------------------------------------
+    def check_migrations(self):
+        expected = list(self.p["expected_migrations"])
+        applied = [r[0] for r in self.rows("SELECT file_name FROM %s ORDER BY version" % self.p["ledger_table"])]
+        missing = missing_items(expected, applied)
+        self.m["migrations_applied"] = applied
+        self.add("migrations applied", FAIL if missing else PASS, "%d/%d" % (len(expected) - len(missing), len(expected)),
+                 "all %d" % len(expected), ("missing: " + ", ".join(missing)) if missing else "newest: %s" % (applied[-1] if applied else "-"))
+
+    def check_timescaledb(self):
+        version = self.scalar("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+        license_ = self.scalar("SELECT current_setting('timescaledb.license', true)") if version else None
+        pg = self.scalar("SHOW server_version")
+        self.m.update(timescaledb_version=version, timescaledb_license=license_, postgres_version=pg)
+        self.add("TimescaleDB present", PASS if version else FAIL, "%s (%s edition)" % (version, license_) if version else "missing",
+                 "extension installed", "PostgreSQL %s" % pg)
+
+    def check_hypertables(self):
+        present = dict(
+            ((r[0], r[1]) for r in self.rows(
+                "SELECT h.hypertable_name, d.column_name FROM timescaledb_information.hypertables h "
+                "JOIN timescaledb_information.dimensions d USING (hypertable_schema, hypertable_name) "
+                "WHERE h.hypertable_schema = %s AND d.dimension_number = 1", (self.p["schema"],))))
+        problems = []
+        for spec in self.p["expected_hypertables"]:
+            table, column = parse_hypertable(spec)
+            if table not in present:
+                problems.append("%s is not a hypertable" % table)
+            elif column and present[table] != column:
+                problems.append("%s is partitioned by %s, expected %s" % (table, present[table], column))
+        self.m["hypertables"] = present
+        total = len(self.p["expected_hypertables"])
+        self.add("hypertables created", FAIL if problems else PASS, "%d/%d" % (total - len(problems), total),
+                 "all %d" % total, "; ".join(problems) if problems else ", ".join(sorted(present)))
+
+    def check_indexes(self):
+        count = self.scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = %s", (self.p["schema"],))
+        # Every hypertable must keep an index led by its time column (create_hypertable makes it).
+        no_time_index = []
+        for table, column in sorted(self.m.get("hypertables", {}).items()):
+            found = self.scalar(
+                "SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+                "WHERE i.indrelid = (quote_ident(%s) || '.' || quote_ident(%s))::regclass AND a.attname = %s",
+                (self.p["schema"], table, column))
+            if not found:
+                no_time_index.append(table)
+        self.m["indexes"] = count
+        ok = count >= self.p["min_indexes"] and not no_time_index
+        detail = ("no time index on: " + ", ".join(no_time_index)) if no_time_index else "every hypertable has its time index"
+        self.add("indexes present", PASS if ok else FAIL, str(count), ">= %d" % self.p["min_indexes"], detail)
+
+    # Data ---------------------------------------------------------------------
+    def check_ingest(self):
+        self.cur.execute(self.p["setup_sql"], {"metrics": self.p["sample_metrics"]})
+        ids = [r[0] for r in self.rows("SELECT id FROM ms5_verify_metric ORDER BY 1")]
+        self.m["sample_metrics"] = len(ids)
+        start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(days=1)
+        data = ingest_rows(ids, start, self.p["ingest_rows"])
+        t0 = time.perf_counter()
+        psycopg2.extras.execute_values(self.cur, self.p["ingest_sql"], data, page_size=self.p["ingest_batch_size"])
+        elapsed = time.perf_counter() - t0
+        rate = len(data) / elapsed if elapsed > 0 else float("inf")
+        until = data[-1][1] + datetime.timedelta(seconds=1)
+        back = self.scalar(self.p["readback_sql"], {"since": start, "until": until})
+        self.m.update(ingest_rows=len(data), ingest_seconds=round(elapsed, 3), ingest_rows_per_second=round(rate))
+        self.add("insert and query work", PASS if back == len(data) else FAIL, "%s/%d rows read back" % (back, len(data)),
+                 "all rows", "batched INSERT of %d rows, %d per statement" % (len(data), self.p["ingest_batch_size"]))
+        self.add("ingest into metric_hist", PASS if rate > self.p["ingest_min_rows_per_second"] else FAIL,
+                 "%d rows/s" % rate, "> %d rows/s" % self.p["ingest_min_rows_per_second"],
+                 "%d rows in %.2f s" % (len(data), elapsed))
+
+    def load_sample(self, since, until):
+        self.cur.execute(self.p["sample_sql"], {"since": since, "until": until, "step_seconds": 1})
+        return self.cur.rowcount
+
+    def check_queries(self):
+        until = datetime.datetime.now(datetime.timezone.utc)
+        since = until - datetime.timedelta(hours=self.p["sample_hours"])
+        t0 = time.perf_counter()
+        loaded = self.load_sample(since, until)
+        if self.p["sample_context_sql"].strip():
+            self.cur.execute(self.p["sample_context_sql"], {"since": since, "until": until})
+        self.m["dashboard_sample_rows"] = loaded
+        self.m["dashboard_sample_load_seconds"] = round(time.perf_counter() - t0, 2)
+        queries = parse_named_queries(self.p["queries_sql"])
+        if self.p["include_views"]:
+            for (view,) in self.rows("SELECT viewname FROM pg_views WHERE schemaname = %s ORDER BY 1", (self.p["schema"],)):
+                queries.append({"name": "view %s" % view,
+                                "sql": "SELECT * FROM %s.%s LIMIT 500" % (self.p["schema"], view)})
+        timings = {}
+        slow = []
+        for q in queries:
+            runs = []
+            self.cur.execute("SAVEPOINT q")
+            try:
+                for i in range(self.p["query_runs"] + 1):
+                    t = time.perf_counter()
+                    self.cur.execute(q["sql"], {"since": since, "until": until})
+                    self.cur.fetchall()
+                    if i:  # the first run warms the cache
+                        runs.append((time.perf_counter() - t) * 1000.0)
+            except psycopg2.Error as exc:
+                self.cur.execute("ROLLBACK TO SAVEPOINT q")
+                timings[q["name"]] = {"error": str(exc).strip()}
+                slow.append("%s (error: %s)" % (q["name"], str(exc).strip().splitlines()[0]))
+                continue
+            self.cur.execute("RELEASE SAVEPOINT q")
+            p50, p95 = percentile(runs, 50), percentile(runs, 95)
+            timings[q["name"]] = {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2)}
+            if p95 >= self.p["query_max_ms"]:
+                slow.append("%s (p95 %.1f ms)" % (q["name"], p95))
+        self.m["queries"] = timings
+        worst = max((t.get("p95_ms", 0) for t in timings.values()), default=0)
+        self.add("dashboard queries", FAIL if slow or not timings else PASS,
+                 "worst p95 %.1f ms over %d queries" % (worst, len(timings)), "< %d ms" % self.p["query_max_ms"],
+                 ("slow or failing: " + "; ".join(slow)) if slow else "%d rows of sample data (%.1f h of 1-second samples)" % (
+                     loaded, self.p["sample_hours"]))
+
+    def check_storage(self):
+        table = self.p["compression_table"]
+        schema = self.p["schema"]
+        # A separate window far in the past gets chunks of its own: measured alone,
+        # compressed alone, and rolled back with everything else.
+        since = datetime.datetime(2001, 1, 1, tzinfo=datetime.timezone.utc)
+        until = since + datetime.timedelta(hours=self.p["sample_hours"])
+        loaded = self.load_sample(since, until)
+        chunks = self.rows(
+            "SELECT format('%%I.%%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks "
+            "WHERE hypertable_schema = %s AND hypertable_name = %s AND range_start < %s AND range_end > %s",
+            (schema, table, until, since))
+        chunk_names = [c[0] for c in chunks]
+        before = sum(self.scalar("SELECT pg_total_relation_size(%s::regclass)", (c,)) for c in chunk_names) if chunk_names else 0
+        per_row = float(before) / loaded if loaded else 0.0
+        self.m.update(storage_sample_rows=loaded, bytes_per_row=round(per_row, 1))
+        license_ = self.m.get("timescaledb_license")
+        enabled = self.scalar(
+            "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_schema = %s AND hypertable_name = %s",
+            (schema, table))
+        per_row_compressed = None
+        if license_ != "timescale":
+            self.add("compression", NA, "-", "> %d%% saved" % (self.p["compression_min_ratio"] * 100),
+                     "the %s edition of TimescaleDB has no compression" % license_)
+        elif not enabled:
+            self.add("compression", FAIL, "not enabled", "> %d%% saved" % (self.p["compression_min_ratio"] * 100),
+                     "compression is not enabled on %s (see timescaledb_policies_hypertables)" % table)
+        else:
+            self.cur.execute("SAVEPOINT c")
+            for c in chunk_names:
+                self.cur.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => true)", (c,))
+            stats = self.rows(
+                "SELECT coalesce(sum(before_compression_total_bytes), 0), coalesce(sum(after_compression_total_bytes), 0) "
+                "FROM chunk_compression_stats(%s) WHERE compression_status = 'Compressed'",
+                ("%s.%s" % (schema, table),))
+            b, a = stats[0]
+            saved = compression_savings(b, a)
+            per_row_compressed = float(a) / loaded if loaded else None
+            self.m.update(compression_before_bytes=int(b), compression_after_bytes=int(a),
+                          compression_saved=None if saved is None else round(saved, 3))
+            self.add("compression", PASS if saved is not None and saved > self.p["compression_min_ratio"] else FAIL,
+                     "%s saved" % ("-" if saved is None else "%.0f%%" % (saved * 100)),
+                     "> %d%%" % (self.p["compression_min_ratio"] * 100),
+                     "%s -> %s over %d sample rows" % (human_bytes(b), human_bytes(a), loaded))
+        plant = dict(self.p["plant"] or {})
+        for key, default in (("lines", 2), ("equipment_per_line", 5), ("metrics_per_equipment", 20), ("sample_interval_seconds", 1)):
+            if plant.get(key) is None:
+                plant[key] = default
+        monthly = rows_per_month(plant)
+        projected = monthly * per_row
+        detail = "%d lines x %d equipment x %d metrics every %gs = %d rows/month at %.0f B/row" % (
+            plant["lines"], plant["equipment_per_line"], plant["metrics_per_equipment"],
+            plant["sample_interval_seconds"], monthly, per_row)
+        value = human_bytes(projected)
+        if per_row_compressed is not None:
+            value += " (%s compressed)" % human_bytes(monthly * per_row_compressed)
+        self.m.update(projected_rows_per_month=monthly, projected_bytes_per_month=int(projected),
+                      projected_bytes_per_month_compressed=None if per_row_compressed is None else int(monthly * per_row_compressed))
+        self.add("projected storage per month", PASS if loaded else FAIL, value, "informational", detail)
+
+
+def main():
+    plant_spec = dict(
+        lines=dict(type="int", default=2),
+        equipment_per_line=dict(type="int", default=5),
+        metrics_per_equipment=dict(type="int", default=20),
+        sample_interval_seconds=dict(type="float", default=1),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            login_host=dict(type="str", default="127.0.0.1"),
+            login_port=dict(type="int", default=5432),
+            login_db=dict(type="str", default="factory_telemetry"),
+            login_user=dict(type="str", required=True),
+            login_password=dict(type="str", required=True, no_log=True),
+            schema=dict(type="str", default="factory_telemetry"),
+            ledger_table=dict(type="str", default="ms5_migrations.schema_migrations"),
+            expected_migrations=dict(type="list", elements="str", required=True),
+            expected_hypertables=dict(type="list", elements="str", required=True),
+            min_indexes=dict(type="int", default=50),
+            setup_sql=dict(type="str", required=True),
+            ingest_sql=dict(type="str", required=True),
+            readback_sql=dict(type="str", required=True),
+            sample_sql=dict(type="str", required=True),
+            sample_context_sql=dict(type="str", default=""),
+            sample_metrics=dict(type="int", default=20),
+            queries_sql=dict(type="str", default=""),
+            include_views=dict(type="bool", default=True),
+            ingest_rows=dict(type="int", default=20000),
+            ingest_batch_size=dict(type="int", default=1000),
+            ingest_min_rows_per_second=dict(type="float", default=1000),
+            sample_hours=dict(type="float", default=2),
+            query_runs=dict(type="int", default=5),
+            query_max_ms=dict(type="float", default=100),
+            compression_min_ratio=dict(type="float", default=0.7),
+            compression_table=dict(type="str", default="metric_hist"),
+            plant=dict(type="dict", default={}, options=plant_spec),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PSYCOPG2:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
+    p = module.params
+    try:
+        parse_named_queries(p["queries_sql"])
+    except ValueError as exc:
+        module.fail_json(msg="queries_sql: %s" % exc)
+    for key in ("ingest_rows", "ingest_batch_size", "query_runs", "sample_metrics"):
+        if p[key] < 1:
+            module.fail_json(msg="%s must be at least 1, got %s" % (key, p[key]))
+    try:
+        conn = psycopg2.connect(host=p["login_host"], port=p["login_port"], dbname=p["login_db"],
+                                user=p["login_user"], password=p["login_password"], connect_timeout=10,
+                                application_name="ms5-verify")
+    except psycopg2.Error as exc:
+        module.fail_json(msg="cannot connect to %s:%s/%s as %s: %s" % (
+            p["login_host"], p["login_port"], p["login_db"], p["login_user"], str(exc).strip()))
+    checker = Checker(module, conn)
+    step = "connect"
+    try:
+        for step, fn in (("migrations", checker.check_migrations), ("timescaledb", checker.check_timescaledb),
+                         ("hypertables", checker.check_hypertables), ("indexes", checker.check_indexes),
+                         ("ingest", checker.check_ingest), ("dashboard queries", checker.check_queries),
+                         ("storage", checker.check_storage)):
+            fn()
+    except psycopg2.Error as exc:
+        conn.rollback()
+        module.fail_json(msg="success criteria check '%s' failed in the database: %s" % (step, str(exc).strip()),
+                         criteria=checker.criteria, measurements=checker.m)
+    finally:
+        # Nothing the checks wrote may stay: the sample data is rolled back.
+        try:
+            conn.rollback()
+        finally:
+            conn.close()
+    module.exit_json(changed=False, criteria=checker.criteria, measurements=checker.m,
+                     all_passed=all(c["status"] != FAIL for c in checker.criteria))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# make demo: deploy playbooks/site.yml into a throwaway local sandbox host and
+# print the deployment report. Safe to re-run: the sandbox is created only when
+# it is missing, and a second run converges with zero changes.
+#
+# The sandbox is a container from the Molecule host image (Debian 13, systemd
+# as PID 1) with its own Docker engine inside, started with the same options as
+# the Molecule platform (.config/molecule/config.yml). Remove it with
+#   bash scripts/demo.sh --destroy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SANDBOX="${MS5_SANDBOX_NAME:-ms5-sandbox}"
+HOST_IMAGE="${MS5_TEST_HOST_IMAGE:-ms5-test-host:latest}"
+DB_IMAGE="${MS5_TEST_TIMESCALEDB_IMAGE:-ms5-test-timescaledb:latest}"
+IMAGE_CACHE="${MS5_IMAGE_CACHE:-/var/cache/ms5-test-images}"
+INVENTORY="inventories/sandbox/hosts.yml"
+VENV="${VENV:-.venv}"
+
+export PATH="$PWD/$VENV/bin:$PATH"
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+
+log() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+if [ "${1:-}" = "--destroy" ]; then
+  if docker container inspect "$SANDBOX" >/dev/null 2>&1; then
+    docker rm -f -v "$SANDBOX" >/dev/null
+    echo "demo: removed the sandbox container $SANDBOX and its volumes"
+  else
+    echo "demo: no sandbox container $SANDBOX"
+  fi
+  exit 0
+fi
+
+command -v ansible-playbook >/dev/null || die "ansible-playbook not found: run 'make setup' first"
+[ -e .collections/ansible_collections/ms5/factory_telemetry ] || die "collection link missing: run 'make setup' first"
+bash scripts/ensure-docker.sh
+docker image inspect "$HOST_IMAGE" >/dev/null 2>&1 \
+  || die "image $HOST_IMAGE not found: run 'make images' (or 'make setup')"
+
+caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+  LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER
+  SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE
+  SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE
+  MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ)
+
+state="$(docker container inspect -f '{{.State.Status}}' "$SANDBOX" 2>/dev/null || true)"
+case "$state" in
+  running)
+    log "sandbox $SANDBOX is running" ;;
+  "")
+    log "creating the sandbox container $SANDBOX from $HOST_IMAGE"
+    cap_args=()
+    for c in "${caps[@]}"; do cap_args+=(--cap-add "$c"); done
+    mount_args=()
+    if [ -d "$IMAGE_CACHE" ]; then
+      mount_args+=(-v "$IMAGE_CACHE:/var/cache/ms5-test-images:ro")
+    fi
+    docker run -d --name "$SANDBOX" --hostname "$SANDBOX" \
+      --label ms5.sandbox=true \
+      "${cap_args[@]}" \
+      --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+      --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+      --tmpfs /run --tmpfs /run/lock \
+      -v /var/lib/docker \
+      "${mount_args[@]}" \
+      "$HOST_IMAGE" /lib/systemd/systemd >/dev/null ;;
+  *)
+    log "starting the stopped sandbox $SANDBOX"
+    docker start "$SANDBOX" >/dev/null ;;
+esac
+
+# systemd as PID 1 reports "degraded" in such a container (systemd-modules-load
+# cannot load modules); both "running" and "degraded" mean booted.
+for _ in $(seq 1 60); do
+  st="$(docker exec "$SANDBOX" systemctl is-system-running 2>/dev/null || true)"
+  case "$st" in running|degraded) break ;; esac
+  sleep 1
+done
+case "$st" in
+  running|degraded) ;;
+  *) die "systemd in $SANDBOX did not finish booting (state: ${st:-unknown}); see 'docker logs $SANDBOX'" ;;
+esac
+
+# Registries are unreachable on these machines, so the database image has to be
+# loaded into the sandbox's own engine. The shared Molecule prepare playbook does
+# exactly that: the docker role, then the locally built TimescaleDB image from
+# the image cache (mounted read-only into the sandbox).
+if ! docker exec "$SANDBOX" docker image inspect "$DB_IMAGE" >/dev/null 2>&1; then
+  docker exec "$SANDBOX" test -r /var/cache/ms5-test-images/ms5-test-timescaledb.tar \
+    || die "$IMAGE_CACHE/ms5-test-timescaledb.tar is missing or not mounted in $SANDBOX: run 'make images', then 'bash scripts/demo.sh --destroy' and 'make demo'"
+  log "installing Docker in the sandbox and loading $DB_IMAGE into its engine"
+  ansible-playbook -i "$INVENTORY" molecule/shared/prepare_docker.yml
+  docker exec "$SANDBOX" docker image inspect "$DB_IMAGE" >/dev/null 2>&1 \
+    || die "$DB_IMAGE is still missing inside $SANDBOX after loading"
+fi
+
+log "deploying playbooks/site.yml into $SANDBOX"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+set +e
+ansible-playbook -i "$INVENTORY" playbooks/site.yml "$@" | tee "$out"
+rc="${PIPESTATUS[0]}"
+set -e
+[ "$rc" -eq 0 ] || die "site.yml failed (exit $rc); the sandbox is left running for inspection ('bash scripts/demo.sh --destroy' removes it)"
+
+log "recap"
+sed -n '/^PLAY RECAP/,$p' "$out"
+if grep -Eq 'changed=[1-9]' "$out"; then
+  echo "demo: this run changed the sandbox; run 'make demo' again: a converged host reports changed=0."
+else
+  echo "demo: converged, changed=0."
+fi
+cat <<MSG
+
+Next steps:
+  make demo                  # run again: zero changes
+  ansible-playbook playbooks/verify.yml   # the migration plan's success criteria
+  make bench                 # load benchmark against the sandbox database
+  docker exec -it $SANDBOX docker exec -it ms5-timescaledb psql -U postgres -d factory_telemetry
+  bash scripts/demo.sh --destroy           # remove the sandbox
+MSG
