@@ -1,0 +1,2 @@
+-- Run inside the restored database after pg_restore.
+SELECT timescaledb_post_restore();
