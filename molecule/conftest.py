@@ -53,3 +53,35 @@ def pytest_runtest_makereport(item, call):  # pragma: no cover - diagnostics onl
             item.add_report_section("call", title, out.stdout + out.stderr)
         except Exception:  # noqa: BLE001 - best effort
             pass
+
+
+def converge_check_mode(extra_args: tuple[str, ...] = ()) -> tuple[dict[str, int], str]:
+    """Run this scenario's converge playbook with --check --diff from the controller.
+
+    Returns (recap counters summed over hosts, full output). Used by each scenario's
+    check-mode test: on a converged host, check mode must succeed and change nothing.
+    """
+    import os
+    import re
+    import subprocess
+
+    scenario_dir = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    playbook = os.path.join(scenario_dir, "converge.yml")
+    cmd = ["ansible-playbook", "--check", "--diff", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           *extra_args, playbook]
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    output = proc.stdout + proc.stderr
+    totals: dict[str, int] = {}
+    for line in output.splitlines():
+        if " : ok=" in line:
+            for key, value in re.findall(r"(\w+)=(\d+)", line):
+                totals[key] = totals.get(key, 0) + int(value)
+    totals["rc"] = proc.returncode
+    return totals, output
+
+
+@pytest.fixture(scope="module")
+def check_mode_recap() -> tuple[dict[str, int], str]:
+    """Fixture: the recap of converge.yml run with --check --diff (run once per module)."""
+    return converge_check_mode()

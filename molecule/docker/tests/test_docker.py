@@ -61,3 +61,10 @@ def test_locally_loaded_image_runs_and_is_reachable(host):
         assert probe.stdout.strip() in ("b'N'", "b'S'"), probe.stdout
     finally:
         host.run("docker rm -f ms5-docker-probe")
+
+
+def test_check_mode_on_converged_host_changes_nothing(check_mode_recap):
+    recap, output = check_mode_recap
+    assert recap["rc"] == 0, output[-3000:]
+    assert recap.get("changed", -1) == 0, output[-3000:]
+    assert recap.get("failed", -1) == 0, output[-3000:]
