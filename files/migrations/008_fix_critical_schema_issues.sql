@@ -87,7 +87,29 @@ CREATE INDEX maintenance_work_orders_assigned_open_idx
     WHERE status NOT IN ('completed', 'cancelled');
 
 -- ---------------------------------------------------------------------------
--- Fix 8 (NULLs in a UNIQUE key): production_kpis UNIQUE (line_id, kpi_date,
+-- Fix 8 (missing FK indexes on growing history tables): their parents are
+-- deleted in normal operation (a recipient leaves, a template is retired) and
+-- ON DELETE SET NULL then rewrote rows found by a full scan of every
+-- notification / generated report ever written.
+-- ---------------------------------------------------------------------------
+-- Serves: SET NULL from andon_escalation_recipients; "notifications sent to
+-- this recipient" (recipient detail screen).
+CREATE INDEX andon_escalation_history_recipient_idx
+    ON factory_telemetry.andon_escalation_history (recipient_id, performed_at DESC)
+    WHERE recipient_id IS NOT NULL;
+
+-- Serves: SET NULL from report_templates; "reports generated from this template".
+CREATE INDEX production_reports_template_idx
+    ON factory_telemetry.production_reports (template_id, created_at DESC)
+    WHERE template_id IS NOT NULL;
+
+-- Serves: SET NULL from production_lines; "reports of this line" (line detail).
+CREATE INDEX production_reports_line_idx
+    ON factory_telemetry.production_reports (line_id, period_start DESC)
+    WHERE line_id IS NOT NULL;
+
+-- ---------------------------------------------------------------------------
+-- Fix 9 (NULLs in a UNIQUE key): production_kpis UNIQUE (line_id, kpi_date,
 -- shift_id) did not stop duplicate whole-day rows, because shift_id is NULL for
 -- them and NULLs are distinct in a plain UNIQUE. NULLS NOT DISTINCT (PG 15+)
 -- makes "one whole-day row per line and day" hold. Still includes kpi_date, as
@@ -99,7 +121,7 @@ ALTER TABLE factory_telemetry.production_kpis
         UNIQUE NULLS NOT DISTINCT (line_id, kpi_date, shift_id);
 
 -- ---------------------------------------------------------------------------
--- Fix 9 (missing CHECKs): ranges and orderings that were only assumed.
+-- Fix 10 (missing CHECKs): ranges and orderings that were only assumed.
 -- ---------------------------------------------------------------------------
 -- A fault cannot clear before it was raised; the duration cannot be negative.
 ALTER TABLE factory_telemetry.fault_event
@@ -134,7 +156,7 @@ ALTER TABLE factory_telemetry.metric_latest
         CHECK (num_nonnulls(value_bool, value_int, value_real, value_text, value_json) >= 1);
 
 -- ---------------------------------------------------------------------------
--- Fix 10 (case-sensitive uniqueness): users.email had no unique constraint at
+-- Fix 11 (missing UNIQUE): users.email had no unique constraint at
 -- all; the application logs in by e-mail case-insensitively, so "A@x" and
 -- "a@x" could be two accounts. Unique on lower(email); NULL (no e-mail) allowed.
 -- ---------------------------------------------------------------------------
@@ -142,7 +164,7 @@ CREATE UNIQUE INDEX users_email_lower_key
     ON factory_telemetry.users (lower(email));
 
 -- ---------------------------------------------------------------------------
--- Fix 11 (stale updated_at): nine tables have an updated_at column that nothing
+-- Fix 12 (stale updated_at): nine tables have an updated_at column that nothing
 -- maintained after INSERT. A trigger sets it on every UPDATE.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION factory_telemetry.set_updated_at()
