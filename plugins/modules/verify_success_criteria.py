@@ -144,7 +144,7 @@ def human_bytes(num):
 
 def rows_per_month(plant):
     """Metric samples per 30-day month for a plant size dict."""
-    interval = float(plant.get("sample_interval_seconds") or 1)
+    interval = float(plant.get("sample_interval_seconds", 1))
     if interval <= 0:
         raise ValueError("sample_interval_seconds must be > 0")
     metrics = int(plant["lines"]) * int(plant["equipment_per_line"]) * int(plant["metrics_per_equipment"])
