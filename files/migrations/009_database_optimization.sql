@@ -257,7 +257,7 @@ COMMENT ON VIEW factory_telemetry.v_line_status IS
 -- production_kpis / v_kpi_daily). Shift times are read in the session time zone;
 -- a shift that crosses midnight belongs to the day it started.
 CREATE VIEW factory_telemetry.v_oee_by_line_shift AS
-WITH rows AS (
+WITH assigned AS (
     SELECT
         o.line_id,
         s.id AS shift_id,
@@ -290,7 +290,7 @@ agg AS (
         sum(ideal_time) AS ideal_s,
         sum(total_parts)::numeric AS total_parts,
         sum(good_parts)::numeric AS good_parts
-    FROM rows
+    FROM assigned
     GROUP BY line_id, shift_id, shift_code, shift_date
 )
 SELECT

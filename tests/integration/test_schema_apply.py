@@ -404,6 +404,82 @@ def test_downtime_pareto_and_line_status_views(sample):
     assert status == [["down", "2", "1"]]
 
 
+def test_oee_by_line_shift_and_energy_per_unit_views(sample):
+    """Shift assignment (including a shift across midnight) and energy per good unit."""
+    sample.query(
+        """
+        SET TIME ZONE 'UTC';
+        INSERT INTO factory_telemetry.production_lines (id, line_code, name)
+        VALUES ('00000000-0000-0000-0000-0000000000a4', 'L4', 'Line 4');
+        INSERT INTO factory_telemetry.shifts (shift_code, name, start_time, end_time)
+        VALUES ('A', 'Early', '06:00', '14:00'), ('N', 'Night', '22:00', '06:00');
+        INSERT INTO factory_telemetry.oee_calculations
+          (line_id, equipment_code, calculation_time, planned_production_time, run_time, ideal_cycle_time,
+           total_parts, good_parts)
+        VALUES
+         ('00000000-0000-0000-0000-0000000000a4', 'L4.M', date_trunc('day', now()) - interval '2 days' + interval '7 hours',
+          60, 30, 1.0, 30, 27),
+         ('00000000-0000-0000-0000-0000000000a4', 'L4.M', date_trunc('day', now()) - interval '2 days' + interval '23 hours',
+          60, 60, 1.0, 60, 60),
+         ('00000000-0000-0000-0000-0000000000a4', 'L4.M', date_trunc('day', now()) - interval '1 day' + interval '1 hour',
+          60, 60, 1.0, 30, 30);
+        INSERT INTO factory_telemetry.energy_consumption (equipment_code, line_id, consumption_time, energy_kwh)
+        VALUES ('L4.M', '00000000-0000-0000-0000-0000000000a4', date_trunc('day', now()) - interval '2 days' + interval '8 hours', 12.5),
+               ('L4.M', '00000000-0000-0000-0000-0000000000a4', date_trunc('day', now()) - interval '2 days' + interval '9 hours', 2.5);
+        """,
+        user=APP,
+    )
+    rows = sample.query(
+        """
+        SET TIME ZONE 'UTC';
+        SELECT shift_code, shift_date = (now()::date - 2), total_parts, good_parts, availability, performance,
+               quality, oee
+        FROM factory_telemetry.v_oee_by_line_shift WHERE line_code = 'L4' ORDER BY shift_code
+        """,
+        user=REPORTING,
+    )
+    # A: 30 s run of 60 planned, 30 parts x 1 s in 30 s, 27/30 good
+    # N: 22:00 day D and 01:00 day D+1 are one night shift of day D
+    assert rows == [
+        ["A", "t", "30", "27", "0.5000", "1.0000", "0.9000", "0.4500"],
+        ["N", "t", "90", "90", "1.0000", "0.7500", "1.0000", "0.7500"],
+    ]
+    energy = sample.query(
+        """
+        SET TIME ZONE 'UTC';
+        SELECT energy_kwh, good_parts, kwh_per_unit FROM factory_telemetry.v_energy_per_unit
+        WHERE line_code = 'L4' ORDER BY day
+        """,
+        user=REPORTING,
+    )
+    # day D: 15 kWh for 27 + 60 good parts
+    assert energy == [["15.0000", "87", "0.172414"]]
+
+
+def test_active_faults_view(sample):
+    sample.query(
+        """
+        INSERT INTO factory_telemetry.fault_catalog (equipment_code, bit_index, fault_code, description, severity)
+        VALUES ('L1.FILLER', 7, 'F007', 'Bottle jam at infeed', 'critical');
+        INSERT INTO factory_telemetry.fault_active (equipment_code, bit_index, ts_on)
+        VALUES ('L1.FILLER', 7, now() - interval '2 minutes');
+        INSERT INTO factory_telemetry.fault_event (equipment_code, bit_index, ts_on)
+        VALUES ('L1.FILLER', 7, now() - interval '2 minutes');
+        """,
+        user=APP,
+    )
+    rows = sample.query(
+        "SELECT line_code, equipment_name, fault_code, severity, active_for > interval '1 minute' "
+        "FROM factory_telemetry.v_active_faults",
+        user=REPORTING,
+    )
+    assert rows == [["L1", "Filler", "F007", "critical", "t"]]
+    # a catalog entry with an active fault goes with it (CASCADE); history stays
+    sample.query("DELETE FROM factory_telemetry.fault_catalog WHERE fault_code = 'F007'", user=APP)
+    assert sample.value("SELECT count(*) FROM factory_telemetry.fault_active") == "0"
+    assert sample.value("SELECT count(*) FROM factory_telemetry.fault_event WHERE bit_index = 7") == "1"
+
+
 def test_andon_escalation_due_time(sample):
     sample.query(
         """
