@@ -193,3 +193,19 @@ WHERE d.enabled;
 
 COMMENT ON VIEW factory_telemetry.v_equipment_latest_values IS
     'Dashboard: latest value per enabled metric, with age of the sample';
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.metric_binding IS
+    'Where in the PLC each metric is read (one binding per metric)';
+COMMENT ON TABLE factory_telemetry.metric_latest IS
+    'Latest sample per metric, upserted by the PLC poller';
+COMMENT ON TABLE factory_telemetry.metric_hist IS
+    'Metric history, 1-second samples (hypertable on ts)';
+COMMENT ON TABLE factory_telemetry.fault_catalog IS
+    'Meaning of each fault bit of an equipment';
+COMMENT ON TABLE factory_telemetry.fault_active IS
+    'Fault bits currently set, one row per (equipment, bit)';
+COMMENT ON TABLE factory_telemetry.fault_event IS
+    'Every fault occurrence with its on/off time (hypertable on ts_on)';
+COMMENT ON TABLE factory_telemetry.context IS
+    'What each equipment is doing now: operator, shift, planned stop';

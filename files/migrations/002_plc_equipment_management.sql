@@ -92,3 +92,11 @@ CREATE INDEX equipment_config_production_line_id_idx
 CREATE INDEX users_role_active_idx
     ON factory_telemetry.users (role)
     WHERE is_active;
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.users IS
+    'MS5.0 application users and their role; deactivate (is_active=false) rather than delete';
+COMMENT ON TABLE factory_telemetry.production_lines IS
+    'Production lines; retire with enabled=false (history refers to them)';
+COMMENT ON TABLE factory_telemetry.equipment_config IS
+    'Equipment and PLC configuration, keyed by equipment_code';

@@ -212,3 +212,23 @@ CREATE INDEX downtime_events_line_start_idx
 -- Index: "quality checks of a line in a window" (quality dashboards, OEE quality).
 CREATE INDEX quality_checks_line_time_idx
     ON factory_telemetry.quality_checks (line_id, check_time DESC);
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.product_types IS
+    'Products made on the lines, with their ideal cycle time';
+COMMENT ON TABLE factory_telemetry.shifts IS
+    'Shift definitions (times of day; end before start = crosses midnight)';
+COMMENT ON TABLE factory_telemetry.production_schedules IS
+    'What to make on which line, when, and how many';
+COMMENT ON TABLE factory_telemetry.job_assignments IS
+    'Schedules handed to operators, with produced quantity';
+COMMENT ON TABLE factory_telemetry.checklist_templates IS
+    'Pre-start checklist templates';
+COMMENT ON TABLE factory_telemetry.checklist_completions IS
+    'Completed checklists of a job';
+COMMENT ON TABLE factory_telemetry.downtime_events IS
+    'Line/equipment downtime with reason and category (hypertable on start_time)';
+COMMENT ON TABLE factory_telemetry.defect_codes IS
+    'Quality defect codes';
+COMMENT ON TABLE factory_telemetry.quality_checks IS
+    'Quality checks per line and product';

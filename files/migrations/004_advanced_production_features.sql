@@ -165,3 +165,13 @@ CREATE TABLE factory_telemetry.maintenance_work_orders (
 -- Index: "work orders of one equipment" (equipment history, MTTR per machine).
 CREATE INDEX maintenance_work_orders_equipment_idx
     ON factory_telemetry.maintenance_work_orders (equipment_code, created_at DESC);
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.oee_calculations IS
+    'Per-interval OEE components per equipment (hypertable on calculation_time)';
+COMMENT ON TABLE factory_telemetry.production_kpis IS
+    'Daily KPIs per line and shift; shift_id NULL = whole day (hypertable on kpi_date)';
+COMMENT ON TABLE factory_telemetry.energy_consumption IS
+    'Energy per equipment and interval (hypertable on consumption_time)';
+COMMENT ON TABLE factory_telemetry.maintenance_work_orders IS
+    'Maintenance work orders';

@@ -145,3 +145,15 @@ CREATE INDEX andon_escalations_due_idx
 -- Index: "history of one escalation" (escalation detail; CASCADE from escalations).
 CREATE INDEX andon_escalation_history_escalation_idx
     ON factory_telemetry.andon_escalation_history (escalation_id, performed_at);
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.andon_events IS
+    'Andon calls raised on the shop floor';
+COMMENT ON TABLE factory_telemetry.andon_escalation_rules IS
+    'When each escalation level is due, per Andon priority';
+COMMENT ON TABLE factory_telemetry.andon_escalations IS
+    'Escalation levels raised for an Andon event';
+COMMENT ON TABLE factory_telemetry.andon_escalation_recipients IS
+    'People who receive Andon escalations';
+COMMENT ON TABLE factory_telemetry.andon_escalation_history IS
+    'Notification history and actions on escalations (audit trail)';

@@ -96,3 +96,11 @@ CREATE INDEX production_reports_type_created_idx
 CREATE INDEX report_schedules_next_run_idx
     ON factory_telemetry.report_schedules (next_run_at)
     WHERE is_active;
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.report_templates IS
+    'Report templates';
+COMMENT ON TABLE factory_telemetry.production_reports IS
+    'Generated reports (files rendered by the backend)';
+COMMENT ON TABLE factory_telemetry.report_schedules IS
+    'Cron schedules that generate reports from templates';

@@ -93,3 +93,7 @@ WHERE e.enabled;
 
 COMMENT ON VIEW factory_telemetry.v_plc_connection_health IS
     'Dashboard: PLC connection state of every enabled equipment';
+
+-- Table descriptions (shown by psql describe commands and catalog tools).
+COMMENT ON TABLE factory_telemetry.plc_connections IS
+    'State of each PLC connection, upserted by the poller';
