@@ -83,6 +83,13 @@ case "$st" in
   *) die "systemd in $SANDBOX did not finish booting (state: ${st:-unknown}); see 'docker logs $SANDBOX'" ;;
 esac
 
+# The host test image ships without apt package lists (a real server has them);
+# apt's cache_valid_time would otherwise trust an empty cache.
+if ! docker exec "$SANDBOX" sh -c 'ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1'; then
+  log "fetching apt package lists in the sandbox"
+  docker exec "$SANDBOX" apt-get update -qq
+fi
+
 # Registries are unreachable on these machines, so the database image has to be
 # loaded into the sandbox's own engine. The shared Molecule prepare playbook does
 # exactly that: the docker role, then the locally built TimescaleDB image from
