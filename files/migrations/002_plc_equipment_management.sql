@@ -82,16 +82,9 @@ CREATE TABLE factory_telemetry.equipment_config (
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 
--- Index: "equipment of a line" (line status screen, OEE per line joins).
--- Also lets ON DELETE SET NULL on production_lines find the rows without a scan.
-CREATE INDEX equipment_config_production_line_id_idx
-    ON factory_telemetry.equipment_config (production_line_id);
-
--- Index: user lists in the admin screen filter active users by role
--- ("who can be assigned", "shift managers to notify").
-CREATE INDEX users_role_active_idx
-    ON factory_telemetry.users (role)
-    WHERE is_active;
+-- No secondary indexes here: users, lines and equipment are configuration
+-- tables of tens to hundreds of rows; lookups by code/name use their UNIQUE keys
+-- and everything else is cheaper as a sequential scan than as index upkeep.
 
 -- Table descriptions (shown by psql describe commands and catalog tools).
 COMMENT ON TABLE factory_telemetry.users IS

@@ -92,10 +92,8 @@ CREATE TABLE factory_telemetry.report_schedules (
 CREATE INDEX production_reports_type_created_idx
     ON factory_telemetry.production_reports (report_type, created_at DESC);
 
--- Index: "schedules due to run" (backend scheduler polls every minute).
-CREATE INDEX report_schedules_next_run_idx
-    ON factory_telemetry.report_schedules (next_run_at)
-    WHERE is_active;
+-- report_schedules and report_templates stay small (tens of rows): no index
+-- beyond their keys.
 
 -- Table descriptions (shown by psql describe commands and catalog tools).
 COMMENT ON TABLE factory_telemetry.report_templates IS

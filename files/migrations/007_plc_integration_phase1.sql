@@ -62,15 +62,9 @@ CREATE TABLE factory_telemetry.plc_connections (
     updated_at              timestamptz NOT NULL DEFAULT now()
 );
 
--- Index: metric definitions by OEE role for one equipment (the OEE calculator
--- resolves "the good counter of machine X" every interval).
-CREATE INDEX metric_def_oee_role_idx
-    ON factory_telemetry.metric_def (equipment_code, oee_role)
-    WHERE oee_role IS NOT NULL;
-
--- Index: "context rows of a line" (line status view, SET NULL from lines).
-CREATE INDEX context_production_line_id_idx
-    ON factory_telemetry.context (production_line_id);
+-- No new indexes: the OEE calculator's "metric of role R on machine X" lookup
+-- uses metric_def's (equipment_code, metric_key) key for the machine (a few
+-- dozen metrics each), and context / plc_connections hold one row per machine.
 
 -- View: PLC connection health per equipment, for the maintenance dashboard.
 CREATE VIEW factory_telemetry.v_plc_connection_health AS

@@ -42,16 +42,8 @@ CREATE INDEX production_schedules_active_idx
     ON factory_telemetry.production_schedules (scheduled_start)
     WHERE status IN ('scheduled', 'in_progress', 'paused');
 
--- v_andon_open_escalations / andon_next_escalation(): open events of a line
--- by priority (the Andon board groups by line, then sorts by priority).
-CREATE INDEX andon_events_open_line_priority_idx
-    ON factory_telemetry.andon_events (line_id, priority)
-    WHERE status IN ('open', 'escalated');
-
--- v_active_faults: active faults newest first across the plant (the fault_active
--- primary key serves lookups by equipment, not ordering by time).
-CREATE INDEX fault_active_ts_on_idx
-    ON factory_telemetry.fault_active (ts_on DESC);
+-- Not indexed on purpose: v_andon_open_escalations reads open events through
+-- andon_events_open_idx (005); fault_active only holds the bits set right now.
 
 -- ===========================================================================
 -- Functions
@@ -63,6 +55,9 @@ CREATE INDEX fault_active_ts_on_idx
 --       run time = planned production time - other downtime,
 --     from downtime_events of the line (overlapping events are merged, so two
 --     machines down at once count once; an open event lasts until now()).
+--     Only events that started at most 31 days before p_start are read, so a call
+--     touches a few chunks, not the whole history: record a stop longer than a
+--     month as consecutive events.
 --   performance  = sum(ideal_cycle_time * total_parts) / sum(run_time) of the
 --     line's oee_calculations rows in the window (capped at 1: above 100 % means
 --     the ideal cycle time is configured too slow),
@@ -116,6 +111,9 @@ BEGIN
     CROSS JOIN LATERAL tstzrange(d.start_time, GREATEST(d.start_time, COALESCE(d.end_time, now())), '[)') AS r
     WHERE d.line_id = p_line_id
       AND d.start_time < p_end
+      -- bounded lookback: lets TimescaleDB read only the chunks it needs instead
+      -- of every chunk of the line's history (see the function's header)
+      AND d.start_time >= p_start - INTERVAL '31 days'
       AND (d.end_time IS NULL OR d.end_time > p_start);
 
     -- planned time = window minus planned downtime; run = planned minus other downtime
@@ -218,35 +216,64 @@ LEFT JOIN factory_telemetry.equipment_config AS e ON e.equipment_code = a.equipm
 LEFT JOIN factory_telemetry.production_lines AS l ON l.id = e.production_line_id;
 
 COMMENT ON VIEW factory_telemetry.v_active_faults IS
-    'Dashboard: faults currently active, newest first via fault_active_ts_on_idx';
+    'Dashboard: faults currently active, with meaning, equipment, line and duration';
 
 -- Line status: one row per enabled line: machines and their states, open
--- downtime, active faults, open Andon events, OEE of the last hour.
+-- downtime, active faults, open Andon events, OEE of the last hour. Each source
+-- is aggregated once for all lines (open downtime is read through the partial
+-- index downtime_events_open_idx, once, not per line).
 CREATE VIEW factory_telemetry.v_line_status AS
+WITH equipment AS (
+    SELECT e.production_line_id AS line_id, count(*) AS equipment_count
+    FROM factory_telemetry.equipment_config AS e
+    WHERE e.enabled
+    GROUP BY e.production_line_id
+),
+running AS (
+    SELECT c.production_line_id AS line_id, count(*) AS equipment_running
+    FROM factory_telemetry.context AS c
+    WHERE c.production_state = 'running'
+    GROUP BY c.production_line_id
+),
+open_downtime AS (
+    SELECT d.line_id, count(*) AS open_downtime_events
+    FROM factory_telemetry.downtime_events AS d
+    WHERE d.end_time IS NULL
+    GROUP BY d.line_id
+),
+faults AS (
+    SELECT e.production_line_id AS line_id, count(*) AS active_faults
+    FROM factory_telemetry.fault_active AS f
+    JOIN factory_telemetry.equipment_config AS e ON e.equipment_code = f.equipment_code
+    GROUP BY e.production_line_id
+),
+andon AS (
+    SELECT a.line_id, count(*) AS open_andon_events
+    FROM factory_telemetry.andon_events AS a
+    WHERE a.status NOT IN ('resolved', 'cancelled')
+    GROUP BY a.line_id
+)
 SELECT
     l.id AS line_id,
     l.line_code,
     l.name,
-    (SELECT count(*) FROM factory_telemetry.equipment_config AS e
-      WHERE e.production_line_id = l.id AND e.enabled) AS equipment_count,
-    (SELECT count(*) FROM factory_telemetry.context AS c
-      WHERE c.production_line_id = l.id AND c.production_state = 'running') AS equipment_running,
-    (SELECT count(*) FROM factory_telemetry.downtime_events AS d
-      WHERE d.line_id = l.id AND d.end_time IS NULL) AS open_downtime_events,
-    (SELECT count(*) FROM factory_telemetry.fault_active AS f
-      JOIN factory_telemetry.equipment_config AS e ON e.equipment_code = f.equipment_code
-      WHERE e.production_line_id = l.id) AS active_faults,
-    (SELECT count(*) FROM factory_telemetry.andon_events AS a
-      WHERE a.line_id = l.id AND a.status NOT IN ('resolved', 'cancelled')) AS open_andon_events,
+    COALESCE(eq.equipment_count, 0) AS equipment_count,
+    COALESCE(r.equipment_running, 0) AS equipment_running,
+    COALESCE(od.open_downtime_events, 0) AS open_downtime_events,
+    COALESCE(f.active_faults, 0) AS active_faults,
+    COALESCE(an.open_andon_events, 0) AS open_andon_events,
     CASE
-        WHEN EXISTS (SELECT 1 FROM factory_telemetry.downtime_events AS d
-                      WHERE d.line_id = l.id AND d.end_time IS NULL) THEN 'down'
-        WHEN EXISTS (SELECT 1 FROM factory_telemetry.context AS c
-                      WHERE c.production_line_id = l.id AND c.production_state = 'running') THEN 'running'
+        WHEN od.open_downtime_events > 0 THEN 'down'
+        WHEN r.equipment_running > 0 THEN 'running'
         ELSE 'idle'
     END AS status,
     o.oee AS oee_last_hour
 FROM factory_telemetry.production_lines AS l
+LEFT JOIN equipment AS eq ON eq.line_id = l.id
+LEFT JOIN running AS r ON r.line_id = l.id
+LEFT JOIN open_downtime AS od ON od.line_id = l.id
+LEFT JOIN faults AS f ON f.line_id = l.id
+LEFT JOIN andon AS an ON an.line_id = l.id
 CROSS JOIN LATERAL factory_telemetry.calculate_oee(l.id, now() - INTERVAL '1 hour', now()) AS o
 WHERE l.enabled;
 

@@ -241,7 +241,8 @@ def test_foreign_keys_that_act_on_delete_are_indexed(db):
           AND c.confdeltype IN ('c', 'n')
           AND c.confrelid <> 'factory_telemetry.users'::regclass
           AND c.conrelid::regclass::text NOT IN (
-                'factory_telemetry.context', 'factory_telemetry.andon_escalation_recipients',
+                'factory_telemetry.context', 'factory_telemetry.equipment_config',
+                'factory_telemetry.andon_escalation_recipients',
                 'factory_telemetry.defect_codes', 'factory_telemetry.report_schedules')
           AND NOT EXISTS (
                 SELECT 1 FROM pg_index i
