@@ -7,7 +7,7 @@
 #   molecule  `molecule test -s NAME` for every scenario (MS5_SCENARIOS to choose,
 #             MS5_MOLECULE_JOBS scenarios side by side, default 2)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root="$PWD"
 export PATH="$root/${VENV:-.venv}/bin:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
