@@ -1,0 +1,343 @@
+"""Verify the migrations role: the MS5.0 schema as users query it, and its failure paths.
+
+The failure paths run the role again (ansible-playbook on the controller, against
+this Molecule instance and its real database) with other source directories or
+variables, and check what it said and that nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCENARIO = Path(__file__).resolve().parents[1]
+PROJECT = SCENARIO.parents[1]
+SOURCE = PROJECT / "files" / "migrations"
+FIXTURES = SCENARIO / "files"
+PLAYBOOK = SCENARIO / "run_role.yml"
+HOST_DIR = "/opt/ms5-backend/migrations"
+FILES = sorted(p.name for p in SOURCE.glob("*.sql"))
+HYPERTABLES = {
+    "metric_hist": "ts",
+    "oee_calculations": "calculation_time",
+    "energy_consumption": "consumption_time",
+    "production_kpis": "kpi_date",
+    "fault_event": "ts_on",
+    "downtime_events": "start_time",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_role(*extra: str, check: bool = False, extra_vars: dict | None = None) -> tuple[int, str]:
+    """Run the role on this instance; return (rc, output with whitespace collapsed)."""
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    cmd = ["ansible-playbook", "-i", inventory, str(PLAYBOOK)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd += ["--check", "--diff"]
+    cmd += list(extra)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def start_role(extra_vars: dict) -> subprocess.Popen:
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    cmd = ["ansible-playbook", "-i", inventory, str(PLAYBOOK), "-e", json.dumps(extra_vars)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def recap(output: str) -> dict[str, int]:
+    m = re.search(r"ok=(\d+) changed=(\d+) unreachable=(\d+) failed=(\d+)", output)
+    assert m, output[-2000:]
+    return {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
+
+
+def source_dir(tmp_path: Path, files: list[str], fixtures: list[str] = ()) -> Path:
+    """A migration source directory with some of the real files and some fixtures."""
+    d = tmp_path / "src"
+    d.mkdir()
+    for name in files:
+        shutil.copy2(SOURCE / name, d / name)
+    for name in fixtures:
+        shutil.copy2(FIXTURES / name, d / name)
+    return d
+
+
+def ledger(sql, database: str = "factory_telemetry") -> list[list[str]]:
+    return sql(
+        "SELECT version, file_name, checksum_sha256, kind, duration_ms, applied_by "
+        "FROM ms5_migrations.schema_migrations ORDER BY version",
+        database,
+    )
+
+
+def schema_snapshot(sql, database: str = "factory_telemetry") -> str:
+    """Every relation, column, constraint and index of the schema, plus the ledger."""
+    return sql(
+        "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
+        " SELECT c.relname || '.' || c.relkind || '.' || coalesce(a.attname || ':' || format_type(a.atttypid, a.atttypmod), '') AS x"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+        " WHERE n.nspname IN ('factory_telemetry', 'ms5_migrations')"
+        " UNION ALL SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint"
+        "  WHERE connamespace = 'factory_telemetry'::regnamespace"
+        " UNION ALL SELECT version || file_name || checksum_sha256 FROM ms5_migrations.schema_migrations) s",
+        database,
+    )[0][0]
+
+
+def fresh_database(sql, name: str) -> None:
+    """An empty database prepared like the timescaledb role does (owner, extension)."""
+    sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", "postgres")
+    sql(f"CREATE DATABASE {name} OWNER ms5_owner", "postgres")
+    sql("CREATE EXTENSION IF NOT EXISTS timescaledb", name)
+
+
+# ------------------------------------------------------------------ the outcome
+def test_nine_source_files_exist():
+    assert len(FILES) == 9, FILES
+    assert FILES[0] == "001_init_telemetry.sql" and FILES[-1] == "009_database_optimization.sql"
+
+
+def test_ledger_records_every_file_once_with_its_checksum(host, sql):
+    rows = ledger(sql)
+    assert [int(r[0]) for r in rows] == list(range(1, 10))
+    for row, name in zip(rows, FILES):
+        assert row[1] == name
+        assert row[2] == sha256(SOURCE / name), f"ledger checksum of {name} differs from the file"
+        assert row[2] == host.file(f"{HOST_DIR}/{name}").sha256sum, f"host copy of {name} differs"
+        assert row[3] == "applied"
+        assert int(row[4]) >= 0
+        assert row[5].startswith("ms5_owner (ansible")
+
+
+def test_host_copies_are_root_owned_and_not_world_readable(host):
+    d = host.file(HOST_DIR)
+    assert d.is_directory and d.user == "root" and d.mode == 0o750
+    for name in FILES:
+        f = host.file(f"{HOST_DIR}/{name}")
+        assert f.user == "root" and f.mode == 0o640
+
+
+def test_ledger_is_private_to_the_owner(sql):
+    rows = sql("SELECT has_schema_privilege('ms5_app', 'ms5_migrations', 'USAGE'),"
+               " has_table_privilege('ms5_app', 'ms5_migrations.schema_migrations', 'INSERT'),"
+               " has_schema_privilege('ms5_reporting', 'ms5_migrations', 'USAGE'),"
+               " (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'ms5_migrations')")
+    assert rows == [["f", "f", "f", "ms5_owner"]]
+
+
+def test_schema_object_counts(sql):
+    counts = sql(
+        "SELECT"
+        " (SELECT count(*) FROM pg_tables WHERE schemaname = 'factory_telemetry'),"
+        " (SELECT count(*) FROM pg_indexes WHERE schemaname = 'factory_telemetry'),"
+        " (SELECT count(*) FROM pg_views WHERE schemaname = 'factory_telemetry'),"
+        " (SELECT count(*) FROM pg_proc WHERE pronamespace = 'factory_telemetry'::regnamespace)"
+    )[0]
+    tables, indexes, views, functions = map(int, counts)
+    assert tables >= 25, counts
+    assert indexes >= 50, counts
+    assert views >= 10, counts
+    assert functions >= 2, counts
+    names = {r[0] for r in sql("SELECT proname FROM pg_proc WHERE pronamespace = 'factory_telemetry'::regnamespace")}
+    assert {"calculate_oee", "andon_escalation_due_at"} <= names, names
+
+
+def test_everything_is_owned_by_the_owner_role(sql):
+    others = sql("SELECT c.relname, c.relowner::regrole FROM pg_class c"
+                 " WHERE c.relnamespace = 'factory_telemetry'::regnamespace AND c.relowner <> 'ms5_owner'::regrole")
+    assert others == []
+
+
+def test_six_hypertables_with_their_time_columns(sql):
+    rows = sql("SELECT h.hypertable_name, d.column_name FROM timescaledb_information.hypertables h"
+               " JOIN timescaledb_information.dimensions d USING (hypertable_schema, hypertable_name)"
+               " WHERE h.hypertable_schema = 'factory_telemetry' AND d.dimension_number = 1")
+    assert dict((r[0], r[1]) for r in rows) == HYPERTABLES
+
+
+def test_metric_history_row_for_a_real_metric_definition(sql):
+    sql("INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type, unit)"
+        " VALUES ('MOLECULE-PRESS-01', 'spindle_speed', 'REAL', 'rpm')")
+    try:
+        sql("INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_real)"
+            " SELECT id, '2026-11-25 12:00:00+00', 1450.5 FROM factory_telemetry.metric_def"
+            " WHERE equipment_code = 'MOLECULE-PRESS-01' AND metric_key = 'spindle_speed'")
+        rows = sql("SELECT d.metric_key, h.value_real, h.ts FROM factory_telemetry.metric_hist h"
+                   " JOIN factory_telemetry.metric_def d ON d.id = h.metric_def_id"
+                   " WHERE d.equipment_code = 'MOLECULE-PRESS-01'")
+        assert rows == [["spindle_speed", "1450.5", "2026-11-25 12:00:00+00"]]
+    finally:
+        sql("DELETE FROM factory_telemetry.metric_hist WHERE metric_def_id IN"
+            " (SELECT id FROM factory_telemetry.metric_def WHERE equipment_code = 'MOLECULE-PRESS-01')")
+        sql("DELETE FROM factory_telemetry.metric_def WHERE equipment_code = 'MOLECULE-PRESS-01'")
+
+
+# ------------------------------------------------------------------ re-runs
+def test_check_mode_on_the_migrated_database_changes_nothing(sql):
+    before = schema_snapshot(sql)
+    rc, out = run_role(check=True)
+    assert rc == 0, out[-3000:]
+    assert recap(out)["changed"] == 0, out[-3000:]
+    assert "Check mode: 0 migration(s) would be applied; 9 already applied" in out
+    assert schema_snapshot(sql) == before
+
+
+def test_check_mode_lists_pending_and_applies_nothing(sql, tmp_path):
+    before = schema_snapshot(sql)
+    src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
+    rc, out = run_role(check=True, extra_vars={"migrations_source_dir": str(src)})
+    assert rc == 0, out[-3000:]
+    assert "1 migration(s) would be applied: 010_broken_tenth.sql" in out
+    assert schema_snapshot(sql) == before
+
+
+# ------------------------------------------------------------------ failure paths
+def test_tampered_applied_file_fails_with_drift_message(sql, tmp_path):
+    before = schema_snapshot(sql)
+    src = source_dir(tmp_path, FILES)
+    tampered = src / "003_production_management.sql"
+    tampered.write_text(tampered.read_text() + "\n-- edited after it was applied\n")
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    assert rc != 0
+    assert "003_production_management.sql" in out and "checksum drift" in out, out[-3000:]
+    assert "restore the applied version of the file and put the change into a new migration" in out
+    assert schema_snapshot(sql) == before
+
+
+BACKUP_PROBE = "/usr/local/sbin/ms5-backup-probe"
+BACKUP_LOG = "/tmp/ms5-backup-probe.log"
+
+
+def install_backup_probe(host, rc: int) -> None:
+    """A stand-in for the backup role's ms5-backup with the same interface
+    (logs its arguments, prints the backup path last, exits RC); the backup
+    role's own scenario tests the real program."""
+    script = (
+        "#!/bin/sh\n"
+        f"echo \"$*\" >> {BACKUP_LOG}\n"
+        "echo 'dumping factory_telemetry'\n"
+        "echo /opt/ms5-backend/backups/factory_telemetry_20261125T120000Z_pre-migration.dump\n"
+        f"exit {rc}\n"
+    )
+    host.run_expect([0], f"rm -f {BACKUP_LOG} && printf '%s' {shlex.quote(script)} > {BACKUP_PROBE} && chmod 0755 {BACKUP_PROBE}")
+
+
+def test_failed_pre_migration_backup_stops_before_applying(host, sql, tmp_path):
+    before = schema_snapshot(sql)
+    install_backup_probe(host, rc=3)
+    src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE})
+    assert rc != 0
+    assert "Run the pre-migration backup" in out and "Run 010_broken_tenth.sql" not in out, out[-3000:]
+    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration"
+    assert schema_snapshot(sql) == before
+
+
+def test_broken_tenth_migration_leaves_schema_and_ledger_unchanged(host, sql, tmp_path):
+    before = schema_snapshot(sql)
+    install_backup_probe(host, rc=0)
+    src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE})
+    assert rc != 0
+    assert ("Pre-migration backup: /opt/ms5-backend/backups/factory_telemetry_20261125T120000Z_pre-migration.dump"
+            in out), out[-3000:]
+    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration"
+    assert "Migration 010_broken_tenth.sql failed and was rolled back" in out, out[-3000:]
+    assert "error at line 7 of the file" in out
+    assert 'column "no_such_column" does not exist' in out
+    assert schema_snapshot(sql) == before
+    assert sql("SELECT to_regclass('factory_telemetry.broken_tenth') IS NULL,"
+               " NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE column_name = 'broken_tenth_note'),"
+               " (SELECT count(*) FROM ms5_migrations.schema_migrations)") == [["t", "t", "9"]]
+
+
+def test_bad_files_fail_before_anything_changes(sql, tmp_path):
+    """Bad name, duplicate version, gap, explicit transaction, ledger entry without file: all named."""
+    before = schema_snapshot(sql)
+    src = source_dir(tmp_path, FILES[:8], ["10_bad_name.sql", "008_duplicate_version.sql",
+                                            "010_explicit_transaction.sql", "011_after_gap.sql"])
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    assert rc != 0
+    assert "Migration files failed validation; nothing was changed." in out, out[-3000:]
+    assert "10_bad_name.sql" in out and "does not match" in out
+    assert "008_duplicate_version.sql and 008_fix_critical_schema_issues.sql" in out and "duplicate version 008" in out
+    assert "version gap, 009 missing" in out
+    assert "010_explicit_transaction.sql" in out and "explicit transaction control BEGIN" in out
+    assert "009_database_optimization.sql: recorded in the ledger as version 009" in out and "no such file" in out
+    assert schema_snapshot(sql) == before
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "needle"),
+    [
+        ({"migrations_db_password": ""}, "migrations_db_password"),
+        ({"migrations_lock_timeout": "soon"}, "migrations_lock_timeout"),
+        ({"migrations_source_dir": "/nonexistent/migrations"}, "/nonexistent/migrations does not exist"),
+        ({"migrations_db_password": "wrong-password"}, "Cannot connect to database factory_telemetry at 127.0.0.1:5432 as ms5_owner"),
+        ({"migrations_baseline_version": 12}, "migrations_baseline_version is 12"),
+    ],
+)
+def test_bad_variables_fail_clearly(extra_vars, needle):
+    rc, out = run_role(extra_vars=extra_vars)
+    assert rc != 0
+    assert needle in out, out[-3000:]
+    assert "wrong-password" not in out
+
+
+def test_two_concurrent_runs_apply_each_migration_once(sql):
+    fresh_database(sql, "ms5_concurrency")
+    runs = [start_role({"migrations_db_name": "ms5_concurrency"}) for _ in range(2)]
+    outputs = [" ".join(p.communicate(timeout=600)[0].split()) for p in runs]
+    for proc, out in zip(runs, outputs):
+        assert proc.returncode == 0, out[-3000:]
+    rows = ledger(sql, "ms5_concurrency")
+    assert [int(r[0]) for r in rows] == list(range(1, 10))
+    applied = [int(re.search(r"Migrations applied: (\d+)", out)[1]) for out in outputs]
+    assert sum(applied) == 9, outputs
+    same = sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'factory_telemetry'")
+    assert sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'factory_telemetry'", "ms5_concurrency") == same
+    sql("DROP DATABASE ms5_concurrency WITH (FORCE)", "postgres")
+
+
+def test_database_migrated_by_hand_is_refused_then_adopted_with_baseline(host, sql):
+    fresh_database(sql, "ms5_adopt")
+    for name in FILES:  # the old runner: psql, one file at a time
+        host.run_expect([0], "docker exec -i ms5-timescaledb psql -X -q -U ms5_owner -d ms5_adopt -1 "
+                        f"-v ON_ERROR_STOP=1 < {HOST_DIR}/{name}")
+    rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt"})
+    assert rc != 0
+    assert "The database was probably migrated by hand" in out and "migrations_baseline_version" in out, out[-3000:]
+    assert sql("SELECT to_regclass('ms5_migrations.schema_migrations') IS NULL", "ms5_adopt") == [["t"]]
+
+    # a baseline whose objects are missing is refused
+    view = sql("SELECT viewname FROM pg_views WHERE schemaname = 'factory_telemetry' ORDER BY 1 LIMIT 1", "ms5_adopt")[0][0]
+    sql(f"ALTER VIEW factory_telemetry.{view} RENAME TO {view}_hidden", "ms5_adopt")
+    rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
+    assert rc != 0
+    assert f"view factory_telemetry.{view}" in out and "are missing" in out, out[-3000:]
+    sql(f"ALTER VIEW factory_telemetry.{view}_hidden RENAME TO {view}", "ms5_adopt")
+
+    rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
+    assert rc == 0, out[-3000:]
+    assert "recorded as baseline: 9" in out
+    rows = ledger(sql, "ms5_adopt")
+    assert [(int(r[0]), r[1], r[2], r[3]) for r in rows] == [
+        (i + 1, name, sha256(SOURCE / name), "baseline") for i, name in enumerate(FILES)
+    ]
+    rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
+    assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
+    sql("DROP DATABASE ms5_adopt WITH (FORCE)", "postgres")
