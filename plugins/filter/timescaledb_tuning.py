@@ -1,0 +1,113 @@
+"""Filters for the timescaledb role: memory sizes and PostgreSQL settings derived from them.
+
+ms5.factory_telemetry.timescaledb_parse_size
+    "4G" -> 4294967296. Docker/Compose size syntax (binary units, as in `docker run
+    --memory`): an integer or decimal number, an optional unit b, k, m, g, t (with an
+    optional i and/or b: "512M", "512MB", "512MiB", "1.5g"). Returns None when the value
+    is not a well-formed positive size, so a role can assert with its own message.
+
+ms5.factory_telemetry.timescaledb_tuning
+    PostgreSQL settings derived from a container memory limit (bytes), in the spirit of
+    timescaledb-tune / PGTune: shared_buffers 25 %, effective_cache_size 75 %,
+    maintenance_work_mem 1/16 (at most 2 GB), work_mem from max_connections, worker
+    counts from the CPU count. Values use the units PostgreSQL prints with SHOW.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+DOCUMENTATION = ""  # documented above and in roles/timescaledb/README.md
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
+_UNIT_POWER = {None: 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+
+KB = 1024
+MB = 1024 * KB
+GB = 1024 * MB
+
+
+def timescaledb_parse_size(value: Any) -> int | None:
+    """Parse a Docker-style memory size into bytes; None if malformed or not positive."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if not isinstance(value, str):
+        return None
+    match = _SIZE_RE.match(value)
+    if match is None:
+        return None
+    number, unit, i_flag, b_flag = match.groups()
+    if i_flag and not unit:
+        # "5i" / "5ib" are not sizes.
+        return None
+    power = _UNIT_POWER[unit.lower() if unit else None]
+    size = int(float(number) * (1024**power))
+    return size if size > 0 else None
+
+
+def _mb(value: int) -> str:
+    return f"{value // MB}MB"
+
+
+def _kb(value: int) -> str:
+    return f"{value // KB}kB"
+
+
+def timescaledb_tuning(
+    memory_limit: Any,
+    max_connections: int = 100,
+    cpus: int = 2,
+    max_background_workers: int = 8,
+) -> dict[str, str]:
+    """Return PostgreSQL settings (name -> value string) for a container memory limit.
+
+    memory_limit is a size string ("4G") or bytes. Raises ValueError on bad input, so a
+    template never silently renders a broken configuration.
+    """
+    limit = timescaledb_parse_size(memory_limit)
+    if limit is None:
+        raise ValueError(f"timescaledb_tuning: {memory_limit!r} is not a memory size such as 4G or 512M")
+    max_connections = int(max_connections)
+    cpus = max(1, int(cpus))
+    max_background_workers = int(max_background_workers)
+    if max_connections < 1:
+        raise ValueError("timescaledb_tuning: max_connections must be at least 1")
+    if max_background_workers < 1:
+        raise ValueError("timescaledb_tuning: max_background_workers must be at least 1")
+
+    if limit < 32 * MB:
+        raise ValueError(f"timescaledb_tuning: memory limit {memory_limit!r} is below 32 MB")
+
+    shared_buffers = limit // 4 // MB * MB
+    effective_cache_size = limit * 3 // 4 // MB * MB
+    maintenance_work_mem = min(2 * GB, max(MB, limit // 16 // MB * MB))
+    parallel_per_gather = max(1, cpus // 2)
+    # Memory left after shared_buffers, shared by every connection running up to a
+    # few sort/hash nodes each (and their parallel workers); at least 64kB (PG minimum).
+    work_mem = (limit - shared_buffers) // (max_connections * 3) // parallel_per_gather
+    work_mem = max(64 * KB, work_mem)
+
+    return {
+        "shared_buffers": _mb(shared_buffers),
+        "effective_cache_size": _mb(effective_cache_size),
+        "maintenance_work_mem": _mb(maintenance_work_mem),
+        "work_mem": _kb(work_mem),
+        "max_connections": str(max_connections),
+        "max_worker_processes": str(max(8, max_background_workers + cpus + 3)),
+        "max_parallel_workers": str(cpus),
+        "max_parallel_workers_per_gather": str(parallel_per_gather),
+        "timescaledb.max_background_workers": str(max_background_workers),
+    }
+
+
+class FilterModule:
+    """Ansible filter plugin entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "timescaledb_parse_size": timescaledb_parse_size,
+            "timescaledb_tuning": timescaledb_tuning,
+        }

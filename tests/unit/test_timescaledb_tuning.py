@@ -1,0 +1,112 @@
+"""Unit tests for plugins/filter/timescaledb_tuning.py."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "timescaledb_tuning.py"
+_SPEC = importlib.util.spec_from_file_location("timescaledb_tuning", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+tuning = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(tuning)
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("4G", 4 * GB),
+        ("4g", 4 * GB),
+        ("512M", 512 * MB),
+        ("512MB", 512 * MB),
+        ("512MiB", 512 * MB),
+        ("1.5G", 1536 * MB),
+        ("1024k", MB),
+        ("2048", 2048),
+        ("100b", 100),
+        (" 1G ", GB),
+        ("1 G", GB),
+        (1073741824, GB),
+    ],
+)
+def test_parse_size_accepts_docker_sizes(value, expected):
+    assert tuning.timescaledb_parse_size(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "G", "4X", "4 GB extra", "-1G", "0", "0G", "4GG", "1e3", "5i", None, True, 0, -5, 4.0, ["4G"], "4,5G"],
+)
+def test_parse_size_rejects_malformed(value):
+    assert tuning.timescaledb_parse_size(value) is None
+
+
+def test_tuning_ci_values_1g():
+    settings = tuning.timescaledb_tuning("1G", max_connections=100, cpus=2, max_background_workers=8)
+    assert settings == {
+        "shared_buffers": "256MB",
+        "effective_cache_size": "768MB",
+        "maintenance_work_mem": "64MB",
+        "work_mem": "2621kB",
+        "max_connections": "100",
+        "max_worker_processes": "13",
+        "max_parallel_workers": "2",
+        "max_parallel_workers_per_gather": "1",
+        "timescaledb.max_background_workers": "8",
+    }
+
+
+def test_tuning_default_4g():
+    settings = tuning.timescaledb_tuning("4G")
+    assert settings["shared_buffers"] == "1024MB"
+    assert settings["effective_cache_size"] == "3072MB"
+    assert settings["maintenance_work_mem"] == "256MB"
+
+
+def test_tuning_caps_maintenance_work_mem_at_2gb():
+    assert tuning.timescaledb_tuning("64G")["maintenance_work_mem"] == "2048MB"
+
+
+def test_tuning_work_mem_shrinks_with_connections():
+    few = tuning.timescaledb_tuning("4G", max_connections=20)["work_mem"]
+    many = tuning.timescaledb_tuning("4G", max_connections=500)["work_mem"]
+    assert int(few[:-2]) > int(many[:-2])
+
+
+def test_tuning_work_mem_never_below_postgres_minimum():
+    assert tuning.timescaledb_tuning("64M", max_connections=10000)["work_mem"] == "64kB"
+
+
+def test_tuning_workers_follow_cpus():
+    settings = tuning.timescaledb_tuning("8G", cpus=8, max_background_workers=16)
+    assert settings["max_parallel_workers"] == "8"
+    assert settings["max_parallel_workers_per_gather"] == "4"
+    assert settings["max_worker_processes"] == "27"
+
+
+def test_tuning_odd_size_rounds_down_to_megabytes():
+    assert tuning.timescaledb_tuning("1000M")["shared_buffers"] == "250MB"
+    assert tuning.timescaledb_tuning("1001M")["shared_buffers"] == "250MB"
+
+
+@pytest.mark.parametrize("bad", ["lots", "", "16M", None])
+def test_tuning_rejects_bad_limits(bad):
+    with pytest.raises(ValueError):
+        tuning.timescaledb_tuning(bad)
+
+
+def test_tuning_rejects_bad_counts():
+    with pytest.raises(ValueError):
+        tuning.timescaledb_tuning("1G", max_connections=0)
+    with pytest.raises(ValueError):
+        tuning.timescaledb_tuning("1G", max_background_workers=0)
+
+
+def test_filter_module_exports():
+    filters = tuning.FilterModule().filters()
+    assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning"}
