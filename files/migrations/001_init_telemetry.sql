@@ -8,6 +8,9 @@
 -- Notes   : no BEGIN/COMMIT here: the migrations role wraps each file in a single
 --           transaction together with its ledger row. Compression and retention are
 --           NOT set here (the timescaledb_policies role owns them).
+--           equipment_code is a plain text key in the telemetry tables, with no
+--           foreign key to equipment_config (002) on purpose: the PLC poller must
+--           be able to record a machine's data before anyone configures it.
 
 CREATE SCHEMA IF NOT EXISTS factory_telemetry;
 
