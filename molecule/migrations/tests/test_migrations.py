@@ -39,23 +39,41 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_role(*extra: str, check: bool = False, extra_vars: dict | None = None) -> tuple[int, str]:
-    """Run the role on this instance; return (rc, output with whitespace collapsed)."""
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def ansible_env() -> dict[str, str]:
+    """Molecule's environment (collections, config), without forced colours."""
+    env = dict(os.environ)
+    env.pop("ANSIBLE_FORCE_COLOR", None)
+    env["ANSIBLE_NOCOLOR"] = "1"
+    return env
+
+
+def collapse(text: str) -> str:
+    return " ".join(ANSI.sub("", text).split())
+
+
+def playbook_cmd(extra_vars: dict | None, check: bool = False) -> list[str]:
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     cmd = ["ansible-playbook", "-i", inventory, str(PLAYBOOK)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
         cmd += ["--check", "--diff"]
-    cmd += list(extra)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+    return cmd
+
+
+def run_role(check: bool = False, extra_vars: dict | None = None) -> tuple[int, str]:
+    """Run the role on this instance; return (rc, output with whitespace collapsed)."""
+    proc = subprocess.run(playbook_cmd(extra_vars, check), capture_output=True, text=True, timeout=600,
+                          check=False, env=ansible_env())
+    return proc.returncode, collapse(proc.stdout + proc.stderr)
 
 
 def start_role(extra_vars: dict) -> subprocess.Popen:
-    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    cmd = ["ansible-playbook", "-i", inventory, str(PLAYBOOK), "-e", json.dumps(extra_vars)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(playbook_cmd(extra_vars), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=ansible_env())
 
 
 def recap(output: str) -> dict[str, int]:
@@ -87,7 +105,7 @@ def schema_snapshot(sql, database: str = "factory_telemetry") -> str:
     """Every relation, column, constraint and index of the schema, plus the ledger."""
     return sql(
         "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
-        " SELECT c.relname || '.' || c.relkind || '.' || coalesce(a.attname || ':' || format_type(a.atttypid, a.atttypmod), '') AS x"
+        " SELECT c.relname || '.' || c.relkind::text || '.' || coalesce(a.attname || ':' || format_type(a.atttypid, a.atttypmod), '') AS x"
         " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
         " WHERE n.nspname IN ('factory_telemetry', 'ms5_migrations')"
@@ -301,7 +319,7 @@ def test_bad_variables_fail_clearly(extra_vars, needle):
 def test_two_concurrent_runs_apply_each_migration_once(sql):
     fresh_database(sql, "ms5_concurrency")
     runs = [start_role({"migrations_db_name": "ms5_concurrency"}) for _ in range(2)]
-    outputs = [" ".join(p.communicate(timeout=600)[0].split()) for p in runs]
+    outputs = [collapse(p.communicate(timeout=600)[0]) for p in runs]
     for proc, out in zip(runs, outputs):
         assert proc.returncode == 0, out[-3000:]
     rows = ledger(sql, "ms5_concurrency")
