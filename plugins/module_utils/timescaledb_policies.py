@@ -108,6 +108,18 @@ def parse_interval(value: Any, allow_calendar: bool = True) -> Tuple[str, float]
     return " ".join(parts), seconds
 
 
+def format_seconds(seconds: Optional[float]) -> Optional[str]:
+    """3600 -> '1 hour', 604800 -> '7 days': how the summary and --diff show intervals."""
+    if seconds is None:
+        return None
+    value = float(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if value >= size and value % size == 0:
+            count = int(value // size)
+            return "%d %s%s" % (count, unit, "" if count == 1 else "s")
+    return "%g seconds" % value
+
+
 def same_interval(a_seconds: Optional[float], b_seconds: Optional[float]) -> bool:
     if a_seconds is None or b_seconds is None:
         return a_seconds is None and b_seconds is None
@@ -486,7 +498,8 @@ def plan_table(entry: Dict[str, Any], current: Dict[str, Any], ctx: Dict[str, An
         chunk_after = chunk["text"] if chunk else "(TimescaleDB default, 7 days)"
         chunk_before = None
     else:
-        chunk_before = current.get("chunk_interval_text")
+        chunk_before = (format_seconds(current["chunk_interval_seconds"])
+                        if current.get("chunk_interval_seconds") else current.get("chunk_interval_text"))
         chunk_after = chunk_before
         if chunk and not same_interval(chunk["seconds"], current.get("chunk_interval_seconds")):
             statements.append(sql_set_chunk_interval(entry))

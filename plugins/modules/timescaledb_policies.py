@@ -16,13 +16,13 @@ description:
   - Makes a table a hypertable if it is not one yet (with C(migrate_data) when it already
     holds rows), sets the chunk time interval when it differs, applies compression settings
     and the compression policy, adds, replaces or removes retention policies.
-  - Uses the API the server has, looked up in C(pg_proc) (never by version number):
+  - Uses the API the server has, looked up in C(pg_proc) (never by version number),
     C(add_columnstore_policy) and C(timescaledb.enable_columnstore) where they exist,
     C(add_compression_policy) and C(timescaledb.compress) where they do not;
     C(create_hypertable) with C(by_range) where that exists.
   - On the Apache edition of TimescaleDB (license C(apache)) there are no compression or
     retention policies. Compression is skipped with a warning (or the module fails when
-    O(require_compression=true)); retention must use the host timer (O(retention_mechanism=host),
+    O(require_compression=true)), and retention must use the host timer (O(retention_mechanism=host),
     chosen by V(auto)), for which the module returns RV(host_retention).
   - Every table is validated (exists, columns exist, time column matches) before anything
     is changed. Supports check mode and diff mode.
@@ -66,10 +66,11 @@ options:
     type: str
     required: true
     no_log: true
-  db:
+  login_db:
     description: Database name.
     type: str
     required: true
+    aliases: [db]
 requirements:
   - psycopg2 (python3-psycopg2) on the managed host
 author:
@@ -81,7 +82,7 @@ EXAMPLES = r"""
   ms5.factory_telemetry.timescaledb_policies:
     login_user: ms5_owner
     login_password: "{{ vault_owner_password }}"
-    db: factory_telemetry
+    login_db: factory_telemetry
     hypertables:
       - table: factory_telemetry.metric_hist
         time_column: ts
@@ -100,7 +101,7 @@ version:
   returned: always
   type: str
 api:
-  description: The API chosen, e.g. C({"compression": "columnstore", "by_range": true}).
+  description: The API chosen, for example C(compression=columnstore) and C(by_range=true).
   returned: always
   type: dict
 retention_mechanism:
@@ -112,7 +113,7 @@ statements:
   returned: always
   type: dict
 host_retention:
-  description: Tables the host timer must trim, C([{table, drop_after}]); empty when retention runs as jobs.
+  description: Tables the host timer must trim (items with keys table and drop_after); empty when retention runs as jobs.
   returned: always
   type: list
 summary:
@@ -266,7 +267,7 @@ def main():
             login_port=dict(type="int", default=5432),
             login_user=dict(type="str", required=True),
             login_password=dict(type="str", required=True, no_log=True),
-            db=dict(type="str", required=True),
+            login_db=dict(type="str", required=True, aliases=["db"]),
         ),
         supports_check_mode=True,
     )
@@ -279,12 +280,12 @@ def main():
         module.fail_json(msg=missing_required_lib("psycopg2 (python3-psycopg2)"), exception=PSYCOPG2_IMPORT_ERROR)
 
     try:
-        conn = psycopg2.connect(host=params["login_host"], port=params["login_port"], dbname=params["db"],
+        conn = psycopg2.connect(host=params["login_host"], port=params["login_port"], dbname=params["login_db"],
                                 user=params["login_user"], password=params["login_password"],
                                 connect_timeout=15, application_name="ms5-timescaledb-policies")
     except psycopg2.Error as exc:
         module.fail_json(msg="cannot connect to database %s at %s:%s as %s: %s"
-                         % (params["db"], params["login_host"], params["login_port"], params["login_user"],
+                         % (params["login_db"], params["login_host"], params["login_port"], params["login_user"],
                             str(exc).strip()))
 
     result = dict(changed=False, statements={}, summary=[], summary_lines=[], host_retention=[])

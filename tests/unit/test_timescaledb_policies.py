@@ -93,6 +93,14 @@ def test_chunk_interval_rejects_calendar_units():
         tsp.parse_interval("1 month", allow_calendar=False)
 
 
+@pytest.mark.parametrize("seconds,text", [
+    (3600, "1 hour"), (7200.0, "2 hours"), (86400, "1 day"), (604800, "7 days"), (90, "90 seconds"),
+    (1800, "30 minutes"), (0.5, "0.5 seconds"), (None, None),
+])
+def test_format_seconds(seconds, text):
+    assert tsp.format_seconds(seconds) == text
+
+
 def test_same_interval():
     assert tsp.same_interval(3600.0, 3600)
     assert not tsp.same_interval(3600.0, 7200.0)
@@ -245,7 +253,7 @@ def test_chunk_interval_change_only():
     plan = tsp.plan_table(entry(chunk_time_interval="2 hours"), converged(), ctx())
     assert plan["statements"] == [
         "SELECT set_chunk_time_interval('\"factory_telemetry\".\"metric_hist\"'::regclass, INTERVAL '2 hours')"]
-    assert plan["before"]["chunk_time_interval"] == "01:00:00"
+    assert plan["before"]["chunk_time_interval"] == "1 hour"
     assert plan["after"]["chunk_time_interval"] == "2 hours"
 
 
@@ -344,7 +352,7 @@ def test_apache_skips_compression_with_warning_naming_the_edition():
     assert len(plan["warnings"]) == 1
     assert "'apache' edition" in plan["warnings"][0] and "metric_hist" in plan["warnings"][0]
     assert plan["summary"] == {
-        "table": "factory_telemetry.metric_hist", "chunk_interval": "01:00:00",
+        "table": "factory_telemetry.metric_hist", "chunk_interval": "1 hour",
         "compression": "skipped (apache edition)", "retention": "90 days",
         "mechanism": "host timer ms5-retention",
     }
@@ -422,3 +430,29 @@ def test_summary_lines_table():
     assert lines[1].split() == ["hypertable", "chunk", "interval", "compression", "retention", "mechanism"]
     assert set(lines[2]) <= {"-", " "}
     assert lines[3].startswith("factory_telemetry.metric_hist  01:00:00")
+
+
+# ------------------------------------------- module and filter glue (no database)
+def _collection_import(name):
+    sys.path.insert(0, str(ROOT / ".collections"))
+    try:
+        return importlib.import_module("ansible_collections.ms5.factory_telemetry.plugins." + name)
+    except ImportError as exc:  # pragma: no cover - only without `make setup`
+        pytest.skip("collection not linked into .collections (run make setup): %s" % exc)
+
+
+def test_module_reads_host_retention_config(tmp_path):
+    module = _collection_import("modules.timescaledb_policies")
+    conf = tmp_path / "retention.conf"
+    conf.write_text("# comment\ncontainer=ms5-timescaledb\ndatabase=factory_telemetry\nuser=postgres\n"
+                    "table=factory_telemetry.metric_hist 90 days\ntable=factory_telemetry.fault_event 1 day 12 hours\n")
+    assert module.read_host_retention(str(conf)) == {
+        "factory_telemetry.metric_hist": "90 days", "factory_telemetry.fault_event": "1 day 12 hours"}
+    assert module.read_host_retention(str(tmp_path / "missing.conf")) == {}
+
+
+def test_filter_reports_problems():
+    filters = _collection_import("filter.timescaledb_policies").FilterModule().filters()
+    check = filters["timescaledb_policies_errors"]
+    assert check([METRIC_HIST]) == []
+    assert "chunk_time_interval" in check([dict(METRIC_HIST, chunk_time_interval="1 fortnight")])[0]
