@@ -45,7 +45,7 @@ with open(sys.argv[1], encoding="utf-8") as fh:
 PY
 )" || die "cannot read vault_timescaledb_owner_password from $VAULT"
 
-work=/tmp/ms5-bench
+work=/var/tmp/ms5-bench
 cleanup() { docker exec "$SANDBOX" rm -rf "$work" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 docker exec "$SANDBOX" sh -c "rm -rf $work && mkdir -m 0700 $work"

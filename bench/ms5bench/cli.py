@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     s.add_argument("--lines", type=int, default=2)
     s.add_argument("--equipment", type=int, default=4, help="equipment per line")
     s.add_argument("--metrics", type=int, default=8, help="metrics per equipment")
-    s.add_argument("--days", type=float, default=0.25, help="days of 1-second samples loaded by COPY")
+    s.add_argument("--days", type=float, default=0.5, help="days of 1-second samples loaded by COPY")
     s.add_argument("--insert-rows", type=int, default=100000, help="samples loaded by batched INSERT")
     s.add_argument("--batch-size", type=int, default=1000, help="rows per INSERT statement")
     s.add_argument("--query-runs", type=int, default=10, help="timed runs per query (after one warm-up)")

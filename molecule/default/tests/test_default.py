@@ -72,7 +72,7 @@ def test_application_role_writes_and_reads_over_tcp(host):
 
 def test_backup_program_installed_and_scheduled(host):
     assert host.file("/usr/local/sbin/ms5-backup").is_file
-    assert "ms5-backup" in host.run("crontab -l -u root").stdout
+    assert host.file("/etc/cron.d/ms5-backup").contains("/usr/local/sbin/ms5-backup")
 
 
 def test_check_mode_on_converged_host_changes_nothing(check_mode_recap):
