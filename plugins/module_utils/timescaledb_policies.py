@@ -326,13 +326,20 @@ def validation_errors(entries: Any) -> List[str]:
 # ---------------------------------------------------------------------------
 # Capabilities of the server found
 # ---------------------------------------------------------------------------
-def choose_api(functions: Sequence[str]) -> Dict[str, Any]:
-    """Pick the SQL API from the functions/procedures present in pg_proc."""
-    names = set(functions)
-    columnstore = "add_columnstore_policy" in names and "remove_columnstore_policy" in names
+def choose_api(functions: Any) -> Dict[str, Any]:
+    """Pick the SQL API from the functions/procedures present in pg_proc.
+
+    ``functions``: names, or a mapping name -> pg_proc.prokind ('f' function,
+    'p' procedure), so procedures are CALLed and functions SELECTed whatever
+    the version made them.
+    """
+    kinds = dict(functions) if isinstance(functions, dict) else {name: None for name in functions}
+    columnstore = "add_columnstore_policy" in kinds and "remove_columnstore_policy" in kinds
     return {
         "compression": "columnstore" if columnstore else "compression",
-        "by_range": "by_range" in names,
+        "by_range": "by_range" in kinds,
+        # add/remove_columnstore_policy are procedures (2.18+); trust pg_proc when it says otherwise
+        "columnstore_call": "CALL" if kinds.get("add_columnstore_policy") in (None, "p") else "SELECT",
     }
 
 
@@ -395,29 +402,30 @@ def sql_compression_settings(entry: Dict[str, Any], api: Dict[str, Any]) -> str:
     comp = entry["compression"]
     segment = ",".join(comp["segment_by"])
     order = format_order_by(comp["order_by"])
+    prefix = "timescaledb." if api["compression"] == "columnstore" else "timescaledb.compress_"
     if api["compression"] == "columnstore":
-        opts = ["timescaledb.enable_columnstore = true",
-                "timescaledb.segmentby = %s" % qliteral(segment)]
-        if comp["order_by"]:
-            opts.append("timescaledb.orderby = %s" % qliteral(order))
+        opts = ["timescaledb.enable_columnstore = true"]
     else:
-        opts = ["timescaledb.compress = true",
-                "timescaledb.compress_segmentby = %s" % qliteral(segment)]
-        if comp["order_by"]:
-            opts.append("timescaledb.compress_orderby = %s" % qliteral(order))
+        opts = ["timescaledb.compress = true"]
+    if comp["segment_by"]:
+        opts.append("%ssegmentby = %s" % (prefix, qliteral(segment)))
+    if comp["order_by"]:
+        opts.append("%sorderby = %s" % (prefix, qliteral(order)))
     return "ALTER TABLE %s SET (%s)" % (relation(entry), ", ".join(opts))
 
 
 def sql_add_compression_policy(entry: Dict[str, Any], api: Dict[str, Any]) -> str:
     after = qliteral(entry["compression"]["after"]["text"])
     if api["compression"] == "columnstore":
-        return "CALL add_columnstore_policy(%s, after => INTERVAL %s)" % (regclass(entry), after)
+        return "%s add_columnstore_policy(%s, after => INTERVAL %s)" % (
+            api.get("columnstore_call", "CALL"), regclass(entry), after)
     return "SELECT add_compression_policy(%s, compress_after => INTERVAL %s)" % (regclass(entry), after)
 
 
 def sql_remove_compression_policy(entry: Dict[str, Any], api: Dict[str, Any]) -> str:
     if api["compression"] == "columnstore":
-        return "CALL remove_columnstore_policy(%s, if_exists => true)" % regclass(entry)
+        return "%s remove_columnstore_policy(%s, if_exists => true)" % (
+            api.get("columnstore_call", "CALL"), regclass(entry))
     return "SELECT remove_compression_policy(%s, if_exists => true)" % regclass(entry)
 
 
@@ -527,9 +535,10 @@ def plan_table(entry: Dict[str, Any], current: Dict[str, Any], ctx: Dict[str, An
     else:
         has_policy = bool(current.get("compression_job_ids"))
         if comp:
+            # An empty segment_by / order_by leaves TimescaleDB's own choice alone.
             settings_differ = (
                 not current.get("compression_enabled")
-                or list(current.get("segment_by") or []) != comp["segment_by"]
+                or (comp["segment_by"] and list(current.get("segment_by") or []) != comp["segment_by"])
                 or (comp["order_by"] and list(current.get("order_by") or []) != comp["order_by"])
             )
             if settings_differ:
@@ -543,8 +552,11 @@ def plan_table(entry: Dict[str, Any], current: Dict[str, Any], ctx: Dict[str, An
                     statements.append(sql_remove_compression_policy(entry, api))
                 statements.append(sql_add_compression_policy(entry, api))
             comp_after = describe_compression(comp)
-            if not comp["order_by"] and comp_before:
-                comp_after["order_by"] = comp_before["order_by"]
+            if comp_before:
+                if not comp["order_by"]:
+                    comp_after["order_by"] = comp_before["order_by"]
+                if not comp["segment_by"]:
+                    comp_after["segment_by"] = comp_before["segment_by"]
             comp_summary = "after %s, segment by %s (%s API)" % (
                 comp["after"]["text"], ",".join(comp["segment_by"]) or "-", api["compression"])
         else:

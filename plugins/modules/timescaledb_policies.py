@@ -173,9 +173,9 @@ def read_server(cur):
     version, nsp = row
     license_row = _one(cur, "SELECT current_setting('timescaledb.license', true)")
     edition = (license_row[0] if license_row else None) or "apache"
-    cur.execute("SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = %s AND proname = ANY(%s)",
-                (nsp, _API_FUNCTIONS))
-    functions = [r[0] for r in cur.fetchall()]
+    cur.execute("SELECT proname, max(prokind::text) FROM pg_proc WHERE pronamespace = %s AND proname = ANY(%s) "
+                "GROUP BY proname", (nsp, _API_FUNCTIONS))
+    functions = dict(cur.fetchall())
     views_row = _one(cur, "SELECT to_regclass('timescaledb_information.hypertable_compression_settings') IS NOT NULL")
     return {"version": version, "edition": edition, "functions": functions,
             "has_hypertable_compression_settings": bool(views_row[0])}

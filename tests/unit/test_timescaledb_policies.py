@@ -191,8 +191,8 @@ def test_role_defaults_are_valid():
 
 # -------------------------------------------------------------------- API choice
 def test_choose_api_uses_pg_proc_names():
-    assert COLUMNSTORE == {"compression": "columnstore", "by_range": True}
-    assert LEGACY == {"compression": "compression", "by_range": False}
+    assert COLUMNSTORE["compression"] == "columnstore" and COLUMNSTORE["by_range"] is True
+    assert LEGACY["compression"] == "compression" and LEGACY["by_range"] is False
     # only one of the pair is not enough
     assert tsp.choose_api(["add_columnstore_policy"])["compression"] == "compression"
 
@@ -456,3 +456,20 @@ def test_filter_reports_problems():
     check = filters["timescaledb_policies_errors"]
     assert check([METRIC_HIST]) == []
     assert "chunk_time_interval" in check([dict(METRIC_HIST, chunk_time_interval="1 fortnight")])[0]
+
+
+def test_choose_api_calls_procedures_and_selects_functions():
+    procs = tsp.choose_api({"add_columnstore_policy": "p", "remove_columnstore_policy": "p", "by_range": "f"})
+    assert procs["columnstore_call"] == "CALL"
+    funcs = tsp.choose_api({"add_columnstore_policy": "f", "remove_columnstore_policy": "f"})
+    plan = tsp.plan_table(entry(compression=None), converged(), ctx(api=funcs))
+    assert plan["statements"] == [
+        "SELECT remove_columnstore_policy('\"factory_telemetry\".\"metric_hist\"'::regclass, if_exists => true)"]
+
+
+def test_empty_segment_by_leaves_timescaledb_choice_alone():
+    wanted = entry(compression={"after": "7 days"})
+    assert tsp.plan_table(wanted, converged(), ctx())["statements"] == []
+    plan = tsp.plan_table(wanted, plain_table(), ctx())
+    assert "ALTER TABLE \"factory_telemetry\".\"metric_hist\" SET (timescaledb.enable_columnstore = true)" \
+        in plan["statements"]
