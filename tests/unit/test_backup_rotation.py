@@ -34,8 +34,8 @@ def b(stamp: str, kind: str = "scheduled", good: bool = True):
     return mb.Backup(mb.backup_name("factory_telemetry", ts, kind), ts, kind, good)
 
 
-def plan(backups, daily=7, weekly=4, monthly=6, pre_age=14):
-    return mb.rotation_plan(backups, NOW, daily, weekly, monthly, pre_age)
+def plan(backups, daily=7, weekly=4, monthly=6, pre_age=14, manual_age=0):
+    return mb.rotation_plan(backups, NOW, daily, weekly, monthly, pre_age, manual_age)
 
 
 def test_name_round_trip():
@@ -98,6 +98,21 @@ def test_recent_pre_migration_backups_are_kept():
     assert keep[young2.name] == ["recent pre-migration"]
     assert keep[newest.name] == ["daily", "newest"]
     assert delete == [old.name]
+
+
+def test_recent_manual_backups_are_kept():
+    """A manual backup taken this morning survives the pre-migration backup of this afternoon."""
+    manual = b("2026-11-25 09:00", "manual")
+    old_manual = b("2026-11-10 09:00", "manual")
+    pre = b("2026-11-25 11:00", "pre-migration")
+    keep, delete = plan([manual, old_manual, pre], daily=7, weekly=0, monthly=0, manual_age=7)
+    assert keep[manual.name] == ["recent manual"]
+    assert keep[pre.name] == ["daily", "newest", "recent pre-migration"]
+    assert keep[old_manual.name] == ["daily"]
+    keep, delete = plan([manual, old_manual, pre], daily=1, weekly=0, monthly=0, manual_age=7)
+    assert delete == [old_manual.name]
+    keep, delete = plan([manual, pre], daily=1, weekly=0, monthly=0, manual_age=0)
+    assert delete == [manual.name]
 
 
 def test_backup_without_manifest_is_never_deleted_nor_counted():
