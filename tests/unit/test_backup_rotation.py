@@ -207,3 +207,42 @@ def test_lock_refuses_second_run(tmp_path):
             mb.Runner(cfg, mb.Log(None)).lock()
     finally:
         os.close(first)
+
+
+def test_healthcheck_pings_success_and_failure_urls():
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server API
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/ping/abc"
+        runner = mb.Runner(dict(mb.DEFAULTS, HEALTHCHECK_URL=url, LOG_FILE=""), mb.Log(None))
+        runner.ping(True)
+        runner.ping(False)
+        runner = mb.Runner(dict(mb.DEFAULTS, HEALTHCHECK_URL=url, HEALTHCHECK_FAIL_URL=url + "/bad",
+                                LOG_FILE=""), mb.Log(None))
+        runner.ping(False)
+    finally:
+        server.shutdown()
+    assert hits == ["/ping/abc", "/ping/abc/fail", "/ping/abc/bad"]
+
+
+def test_healthcheck_failure_is_logged_not_fatal(capsys):
+    runner = mb.Runner(dict(mb.DEFAULTS, HEALTHCHECK_URL="http://127.0.0.1:9/x", HEALTHCHECK_TIMEOUT="1",
+                            LOG_FILE=""), mb.Log(None))
+    runner.ping(True)
+    assert "health-check ping failed (success ping)" in capsys.readouterr().err
