@@ -410,9 +410,11 @@ def migrations_plan(files: List[Dict[str, Any]], ledger: Optional[List[Dict[str,
     """
     ledger = list(ledger or [])
     if contents is not None:
+        files = [{"path": item} if isinstance(item, str) else item for item in files]
         if len(contents) != len(files):
             raise MigrationsFilterError("%d files but %d contents" % (len(files), len(contents)))
         files = [dict(item, content=text) for item, text in zip(files, contents)]
+    files = [{"path": item} if isinstance(item, str) else item for item in files]
     files = [dict(item, name=item.get("name") or str(item["path"]).replace("\\", "/").rsplit("/", 1)[-1])
              for item in files]
     where = (" in %s" % source_dir) if source_dir else ""
@@ -537,7 +539,7 @@ def _sql_literal(value: Any) -> str:
 
 def migrations_script(migration: Dict[str, Any], lock_key: int, applied_by: str,
                       lock_timeout: str = "0", ledger_table: str = "ms5_migrations.schema_migrations") -> str:
-    """The script that applies one migration and records it, atomically.
+    """The SQL that applies one migration and records it, atomically.
 
     Line 1 takes the advisory lock (waiting at most ``lock_timeout``), fails
     if the version was recorded meanwhile (a concurrent run), and notes the
@@ -570,10 +572,14 @@ def migrations_script(migration: Dict[str, Any], lock_key: int, applied_by: str,
 
 
 def migrations_db_error(message: Any, file_name: str = "") -> Dict[str, Any]:
-    """Reduce a failed postgresql_script result message to the database's own
+    """Reduce a failed postgresql_query/postgresql_script result message to the database's own
     error (with its LINE/position context) and classify it."""
     text = str(message or "")
-    # postgresql_script: "Cannot execute SQL '<script>' None: <error>"
+    # postgresql_query: "Cannot execute SQL '<sql>' None: <error>, query list: ['<sql>']"
+    # postgresql_script: "Cannot execute SQL '<sql>' None: <error>"
+    cut = text.rfind(", query list: [")
+    if cut >= 0:
+        text = text[:cut]
     m = re.search(r"' (?:None|\[.*?\]|\{.*?\}): (.*)\Z", text, re.S)
     db = m.group(1) if m else text
     db = db.strip()

@@ -252,3 +252,17 @@ def test_plan_accepts_find_results_with_parallel_contents():
     assert plan["pending"][0]["content"] == "SELECT 1;"
     with pytest.raises(mp.MigrationsFilterError):
         mp.migrations_plan(found, {}, contents=["x"])
+
+
+def test_db_error_from_postgresql_query_drops_the_query_list():
+    msg = ("Cannot execute SQL 'SELECT 1;\nSELEC x;' None: syntax error at or near \"SELEC\"\n"
+           "LINE 2: SELEC x;\n        ^\n, query list: ['SELECT 1;\\nSELEC x;']")
+    err = mp.migrations_db_error(msg)
+    assert err["message"].endswith("^")
+    assert "query list" not in err["message"]
+    assert err["line"] == 2
+
+
+def test_plan_accepts_plain_paths():
+    plan = mp.migrations_plan(["/src/001_a.sql"], [], contents=["SELECT 1;"])
+    assert plan["errors"] == [] and plan["pending"][0]["name"] == "001_a.sql"

@@ -248,6 +248,7 @@ def install_backup_probe(host, rc: int) -> None:
         "#!/bin/sh\n"
         f"echo \"$*\" >> {BACKUP_LOG}\n"
         "echo 'dumping factory_telemetry'\n"
+        "echo 'probe: disk full' >&2\n"
         "echo /opt/ms5-backend/backups/factory_telemetry_20261125T120000Z_pre-migration.dump\n"
         f"exit {rc}\n"
     )
@@ -260,7 +261,8 @@ def test_failed_pre_migration_backup_stops_before_applying(host, sql, tmp_path):
     src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
     rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE})
     assert rc != 0
-    assert "Run the pre-migration backup" in out and "Run 010_broken_tenth.sql" not in out, out[-3000:]
+    assert "The pre-migration backup failed" in out and "exited 3" in out, out[-3000:]
+    assert "No migration was applied" in out and "Run 010_broken_tenth.sql" not in out
     assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration"
     assert schema_snapshot(sql) == before
 
@@ -288,9 +290,10 @@ def test_bad_files_fail_before_anything_changes(sql, tmp_path):
     before = schema_snapshot(sql)
     src = source_dir(tmp_path, FILES[:8], ["10_bad_name.sql", "008_duplicate_version.sql",
                                             "010_explicit_transaction.sql", "011_after_gap.sql"])
-    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_baseline_version": 12})
     assert rc != 0
     assert "Migration files failed validation; nothing was changed." in out, out[-3000:]
+    assert "migrations_baseline_version is 12 but the newest migration file" in out
     assert "10_bad_name.sql" in out and "does not match" in out
     assert "008_duplicate_version.sql and 008_fix_critical_schema_issues.sql" in out and "duplicate version 008" in out
     assert "version gap, 009 missing" in out
@@ -299,21 +302,24 @@ def test_bad_files_fail_before_anything_changes(sql, tmp_path):
     assert schema_snapshot(sql) == before
 
 
-@pytest.mark.parametrize(
-    ("extra_vars", "needle"),
-    [
-        ({"migrations_db_password": ""}, "migrations_db_password"),
-        ({"migrations_lock_timeout": "soon"}, "migrations_lock_timeout"),
-        ({"migrations_source_dir": "/nonexistent/migrations"}, "/nonexistent/migrations does not exist"),
-        ({"migrations_db_password": "wrong-password"}, "Cannot connect to database factory_telemetry at 127.0.0.1:5432 as ms5_owner"),
-        ({"migrations_baseline_version": 12}, "migrations_baseline_version is 12"),
-    ],
-)
-def test_bad_variables_fail_clearly(extra_vars, needle):
-    rc, out = run_role(extra_vars=extra_vars)
+def test_bad_variables_fail_clearly_before_anything_changes(sql):
+    before = schema_snapshot(sql)
+    rc, out = run_role(extra_vars={"migrations_db_password": "", "migrations_lock_timeout": "soon",
+                                   "migrations_host_dir": "relative/dir", "migrations_baseline_version": -1})
     assert rc != 0
-    assert needle in out, out[-3000:]
+    for needle in ("migrations_db_password is unset or empty",
+                   "migrations_lock_timeout must be a PostgreSQL interval such as 30s, 10min or 1h (0 waits forever); it is soon",
+                   "migrations_host_dir must be an absolute path on the host; it is relative/dir",
+                   "migrations_baseline_version must be 0 (no baseline) or the last version applied by hand"):
+        assert needle in out, (needle, out[-3000:])
+    rc, out = run_role(extra_vars={"migrations_source_dir": "/nonexistent/migrations"})
+    assert rc != 0 and "migrations_source_dir /nonexistent/migrations does not exist on the controller" in out, out[-3000:]
+    rc, out = run_role(extra_vars={"migrations_db_password": "wrong-password"})
+    assert rc != 0
+    assert "Cannot connect to database factory_telemetry at 127.0.0.1:5432 as ms5_owner" in out, out[-3000:]
+    assert "password authentication failed" in out
     assert "wrong-password" not in out
+    assert schema_snapshot(sql) == before
 
 
 def test_two_concurrent_runs_apply_each_migration_once(sql):
@@ -333,9 +339,9 @@ def test_two_concurrent_runs_apply_each_migration_once(sql):
 
 def test_database_migrated_by_hand_is_refused_then_adopted_with_baseline(host, sql):
     fresh_database(sql, "ms5_adopt")
-    for name in FILES:  # the old runner: psql, one file at a time
-        host.run_expect([0], "docker exec -i ms5-timescaledb psql -X -q -U ms5_owner -d ms5_adopt -1 "
-                        f"-v ON_ERROR_STOP=1 < {HOST_DIR}/{name}")
+    # the old runner: psql, one file at a time
+    host.run_expect([0], f"cd {HOST_DIR} && for f in {' '.join(FILES)}; do docker exec -i ms5-timescaledb psql -X -q"
+                    " -U ms5_owner -d ms5_adopt -1 -v ON_ERROR_STOP=1 < $f || exit 1; done")
     rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt"})
     assert rc != 0
     assert "The database was probably migrated by hand" in out and "migrations_baseline_version" in out, out[-3000:]
@@ -359,3 +365,30 @@ def test_database_migrated_by_hand_is_refused_then_adopted_with_baseline(host, s
     rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     sql("DROP DATABASE ms5_adopt WITH (FORCE)", "postgres")
+
+
+def test_zz_real_pre_migration_backup_then_tenth_migration(host, sql, tmp_path):
+    """Last on purpose: installs the backup role's ms5-backup, so every later run would back up."""
+    proc = subprocess.run(["ansible-playbook", "-i", os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]),
+                           str(SCENARIO / "install_backup.yml")],
+                          capture_output=True, text=True, timeout=600, check=False, env=ansible_env())
+    assert proc.returncode == 0, collapse(proc.stdout + proc.stderr)[-3000:]
+    assert host.file("/usr/local/sbin/ms5-backup").is_file
+
+    src = source_dir(tmp_path, FILES, ["010_shift_handover_notes.sql"])
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    assert rc == 0, out[-3000:]
+    m = re.search(r"Pre-migration backup: (/\S+_pre-migration\.dump)", out)
+    assert m, out[-3000:]
+    dump = host.file(m[1])
+    assert dump.is_file and dump.mode == 0o600 and dump.size > 0
+    assert out.index("Run the pre-migration backup") < out.index("Run 010_shift_handover_notes.sql")
+    assert "Migrations applied: 1 (010_shift_handover_notes.sql); skipped (already applied): 9" in out
+    rows = ledger(sql)
+    assert [int(r[0]) for r in rows] == list(range(1, 11))
+    assert rows[-1][2] == sha256(FIXTURES / "010_shift_handover_notes.sql")
+
+    # nothing pending: no backup, no change
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
+    assert "Pre-migration backup" not in out
