@@ -49,8 +49,8 @@ options:
   sample_metrics: {description: "Metric definitions setup_sql creates (named arg C(metrics)).", type: int, default: 20}
   queries_sql:
     description:
-      - Dashboard queries, each block starting with a line C(-- name: <name>); named args C(since) and C(until).
-      - Every view in O(schema) is timed too when O(include_views) is true.
+      - "Dashboard queries, each block starting with a line C(-- name: <name>); named args C(since) and C(until)."
+      - "Every view in O(schema) is timed too when O(include_views) is true."
     type: str
     default: ""
   include_views: {description: Also time C(SELECT * FROM <view> LIMIT 500) for every view in O(schema)., type: bool, default: true}
@@ -119,7 +119,9 @@ except ImportError:  # pragma: no cover - depends on the host
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
 
-PASS, FAIL, NA = "pass", "fail", "n/a"
+PASS = "pass"
+FAIL = "fail"
+NA = "n/a"
 SECONDS_PER_MONTH = 30 * 86400
 
 
