@@ -104,6 +104,11 @@ def test_changing_the_memory_limit_recreated_the_container(host):
     assert inspect(host)["Id"] != before["id"]
 
 
+def test_extra_network_joined_besides_the_default(host):
+    networks = set(inspect(host)["NetworkSettings"]["Networks"])
+    assert networks == {"ms5-backend_default", *CONVERGE_VARS["timescaledb_extra_networks"]}
+
+
 def test_previous_compose_file_kept(host):
     previous = host.file(f"{COMPOSE_FILE}.previous")
     assert previous.exists
