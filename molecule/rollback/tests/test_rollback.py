@@ -116,7 +116,8 @@ def test_migrations_role_took_a_pre_migration_backup(host, state):
     assert manifest["migration_version"] == int(state["before"]["ledger"][0])
 
 
-@pytest.mark.parametrize("case", ["no confirmation", "damaged file", "timescaledb mismatch", "unknown file"])
+@pytest.mark.parametrize("case", ["no confirmation", "damaged file", "timescaledb mismatch", "unknown file",
+                                  "no previous compose file"])
 def test_bad_requests_are_refused_before_anything_changes(host, request, state, case):
     backup = state["backup"]
     name = os.path.basename(backup)
@@ -136,9 +137,13 @@ def test_bad_requests_are_refused_before_anything_changes(host, request, state, 
                  f"{backup}.manifest.json > {bad}.manifest.json")
         extra["rollback_backup"] = bad
         expected = "backup was made with TimescaleDB 2.99.0"
-    else:
+    elif case == "unknown file":
         extra["rollback_backup"] = "factory_telemetry_20200101T000000Z_manual.dump"
         expected = "cannot be read"
+    else:
+        assert not host.file("/opt/ms5-backend/docker-compose.yml.previous").exists
+        extra.update(rollback_backup=name, rollback_compose="yes")
+        expected = "docker-compose.yml.previous does not exist"
     result = run_playbook(request, SCENARIO_DIR / "rollback.yml", extra)
     output = result.stdout + result.stderr
     try:
@@ -203,3 +208,24 @@ def test_safety_backup_holds_the_damaged_state(host, state, rolled_back):
     assert safety["migration_version"] == int(state["damaged"]["ledger"][0])
     assert "factory_telemetry.rollback_test_extra" in safety["tables"]
     assert "Safety backup of the state before the rollback" in rolled_back["output"]
+
+
+def test_rollback_can_put_back_the_previous_compose_file(host, request, state, rolled_back):
+    """rollback_compose=yes: the saved compose file goes back in place (here the same
+    definition, saved by hand, so the service keeps its data) and the restore runs."""
+    project = "/opt/ms5-backend"
+    host.run(f"cp -p {project}/docker-compose.yml {project}/docker-compose.yml.previous")
+    current = host.file(f"{project}/docker-compose.yml").sha256sum
+    result = run_playbook(request, SCENARIO_DIR / "rollback.yml", {
+        "rollback_backup": os.path.basename(state["backup"]),
+        "rollback_confirm": "yes",
+        "rollback_compose": "yes",
+        "ms5_target_hosts": "all",
+    })
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Compose file put back: yes" in result.stdout
+        assert host.file(f"{project}/docker-compose.yml.rolled-back").sha256sum == current
+        assert snapshot(state["sql"])["tables"] == state["before"]["tables"]
+    finally:
+        host.run(f"rm -f {project}/docker-compose.yml.previous {project}/docker-compose.yml.rolled-back")
