@@ -10,6 +10,17 @@ import pytest
 CONTAINER = "ms5-timescaledb"
 DATABASE = "factory_telemetry"
 
+# Every user table (hypertables included, their chunks and extension tables not).
+USER_TABLES_SQL = """
+SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND n.nspname NOT LIKE '\\_timescaledb\\_%' AND n.nspname NOT LIKE 'timescaledb\\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
+ORDER BY 1
+"""
+
 
 def run_sql(host, query: str, database: str = DATABASE, container: str = CONTAINER) -> list[list[str]]:
     """Run QUERY with psql inside the database container; return rows of fields.
@@ -55,30 +66,41 @@ def pytest_runtest_makereport(item, call):  # pragma: no cover - diagnostics onl
             pass
 
 
-def converge_check_mode(extra_args: tuple[str, ...] = ()) -> tuple[dict[str, int], str]:
-    """Run this scenario's converge playbook with --check --diff from the controller.
+def run_playbook(playbook: str, *extra_args: str) -> tuple[int, dict[str, int], str]:
+    """Run PLAYBOOK from the controller against this scenario's instance.
 
-    Returns (recap counters summed over hosts, full output). Used by each scenario's
-    check-mode test: on a converged host, check mode must succeed and change nothing.
+    Returns (exit code, recap counters summed over hosts, full output).
     """
     import os
     import re
     import subprocess
 
-    scenario_dir = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
-    playbook = os.path.join(scenario_dir, "converge.yml")
-    cmd = ["ansible-playbook", "--check", "--diff", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           *extra_args, playbook]
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], *extra_args, playbook]
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    project = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=project)
     output = proc.stdout + proc.stderr
-    totals: dict[str, int] = {}
+    recap: dict[str, int] = {}
     for line in output.splitlines():
         if " : ok=" in line:
             for key, value in re.findall(r"(\w+)=(\d+)", line):
-                totals[key] = totals.get(key, 0) + int(value)
-    totals["rc"] = proc.returncode
-    return totals, output
+                recap[key] = recap.get(key, 0) + int(value)
+    return proc.returncode, recap, output
+
+
+def converge_check_mode(extra_args: tuple[str, ...] = ()) -> tuple[dict[str, int], str]:
+    """Run this scenario's converge playbook with --check --diff from the controller.
+
+    Returns (recap counters summed over hosts plus "rc", full output). Used by each
+    scenario's check-mode test: on a converged host, check mode must succeed and
+    change nothing.
+    """
+    import os
+
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    rc, recap, output = run_playbook(playbook, "--check", "--diff", *extra_args)
+    recap["rc"] = rc
+    return recap, output
 
 
 @pytest.fixture(scope="module")

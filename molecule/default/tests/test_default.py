@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import pytest
+from conftest import run_playbook as run_collection_playbook
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
 TEST_PASSWORDS = ("molecule-superuser-pw-0001", "molecule-owner-pw-0001", "molecule-app-pw-0001",
@@ -21,17 +21,7 @@ TEST_PASSWORDS = ("molecule-superuser-pw-0001", "molecule-owner-pw-0001", "molec
 
 def run_playbook(playbook: str, *extra: str) -> tuple[int, dict[str, int], str]:
     """Run a playbook of the collection against this scenario's instance."""
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-e", "ms5_target_hosts=all",
-           *extra, os.path.join(PROJECT, "playbooks", playbook)]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=PROJECT)
-    out = proc.stdout + proc.stderr
-    recap: dict[str, int] = {}
-    for line in out.splitlines():
-        if " : ok=" in line:
-            for key, value in re.findall(r"(\w+)=(\d+)", line):
-                recap[key] = recap.get(key, 0) + int(value)
-    return proc.returncode, recap, out
+    return run_collection_playbook(os.path.join(PROJECT, "playbooks", playbook), "-e", "ms5_target_hosts=all", *extra)
 
 
 def assert_no_password(output: str) -> None:

@@ -9,20 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import USER_TABLES_SQL as TABLES_SQL
 
 PROGRAM = "/usr/local/sbin/ms5-backup"
 BACKUP_DIR = "/opt/ms5-backend/backups"
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
 
-TABLES_SQL = """
-SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-  AND n.nspname NOT LIKE '\\_timescaledb\\_%' AND n.nspname NOT LIKE 'timescaledb\\_%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                  AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY 1
-"""
 HYPERTABLES_SQL = """
 SELECT h.hypertable_schema || '.' || h.hypertable_name, h.num_chunks,
        (SELECT string_agg(c.range_start::text || '..' || c.range_end::text, ',' ORDER BY c.range_start)
