@@ -315,11 +315,8 @@ def created_objects(sql: str) -> List[Dict[str, str]]:
             continue
         m = _DROP.match(text)
         if m:
-            kind = m.group(1).upper().split()[-1].lower()
-            kind = {"procedure": "function"}.get(kind, kind)
-            targets = re.sub(r"\((?:[^()]|\([^()]*\))*\)", "", m.group(2))
-            targets = re.sub(r"\b(CASCADE|RESTRICT)\b", "", targets, flags=re.I)
-            for target in targets.split(","):
+            kind, targets = _drop_targets(m)
+            for target in targets:
                 if target.strip():
                     sch, name = _split_qname(target, schema)
                     if kind == "index":
@@ -358,6 +355,15 @@ def objects_up_to(files: List[Dict[str, Any]], version: int) -> List[Dict[str, A
     return net
 
 
+def _drop_targets(match) -> tuple:
+    """(kind, [target names]) of a DROP statement matched by _DROP."""
+    kind = match.group(1).upper().split()[-1].lower()
+    kind = {"procedure": "function"}.get(kind, kind)
+    targets = re.sub(r"\((?:[^()]|\([^()]*\))*\)", "", match.group(2))
+    targets = re.sub(r"\b(CASCADE|RESTRICT)\b", "", targets, flags=re.I)
+    return kind, targets.split(",")
+
+
 def _dropped_keys(sql: str) -> set:
     """(kind, schema, name) of objects a file drops or renames away."""
     keys = set()
@@ -370,11 +376,8 @@ def _dropped_keys(sql: str) -> set:
             continue
         m = _DROP.match(text)
         if m:
-            kind = m.group(1).upper().split()[-1].lower()
-            kind = {"procedure": "function"}.get(kind, kind)
-            targets = re.sub(r"\((?:[^()]|\([^()]*\))*\)", "", m.group(2))
-            targets = re.sub(r"\b(CASCADE|RESTRICT)\b", "", targets, flags=re.I)
-            for target in targets.split(","):
+            kind, targets = _drop_targets(m)
+            for target in targets:
                 if target.strip():
                     keys.add((kind,) + _split_qname(target, schema))
             continue
