@@ -88,6 +88,25 @@ def run_playbook(playbook: str, *extra_args: str) -> tuple[int, dict[str, int], 
     return proc.returncode, recap, output
 
 
+def run_playbook_with_vars(request, playbook, extra_vars: dict):
+    """Run PLAYBOOK against the Molecule instance (testinfra's inventory) with EXTRA_VARS.
+
+    Results are printed as one-line JSON without colour codes, so tests can search the
+    output; stdin is closed, so a playbook that would prompt sees no terminal.
+    Returns the subprocess.CompletedProcess.
+    """
+    import json
+    import os
+    import subprocess
+
+    env = os.environ.copy()
+    env.update(ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    inventory = request.config.option.ansible_inventory
+    cmd = ["ansible-playbook", "-i", inventory, str(playbook), "-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL, env=env)
+
+
 def converge_check_mode(extra_args: tuple[str, ...] = ()) -> tuple[dict[str, int], str]:
     """Run this scenario's converge playbook with --check --diff from the controller.
 

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import os
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import USER_TABLES_SQL as TABLES_SQL
+from conftest import run_playbook_with_vars as run_playbook
 
 PROGRAM = "/usr/local/sbin/ms5-backup"
 CONFIG = "/etc/ms5/backup.conf"
@@ -20,18 +20,6 @@ SCENARIO_DIR = Path(__file__).resolve().parents[1]
 
 
 
-def playbook_env() -> dict:
-    """Messages on one line (JSON results), no colour codes: easy to search."""
-    env = os.environ.copy()
-    env.update(ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return env
-
-
-def run_playbook(request, playbook: Path, extra_vars: dict) -> subprocess.CompletedProcess:
-    """Run a playbook against the Molecule instance (same inventory as testinfra)."""
-    inventory = request.config.option.ansible_inventory
-    cmd = ["ansible-playbook", "-i", inventory, str(playbook), "-e", json.dumps(extra_vars)]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, env=playbook_env())
 
 
 def backup_files(host) -> dict[str, str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import USER_TABLES_SQL as TABLES_SQL
+from conftest import run_playbook_with_vars as run_playbook
 
 PROGRAM = "/usr/local/sbin/ms5-backup"
 BACKUP_DIR = "/opt/ms5-backend/backups"
@@ -24,18 +24,6 @@ FROM timescaledb_information.hypertables h ORDER BY 1
 """
 
 
-def playbook_env() -> dict:
-    """Messages on one line (JSON results), no colour codes: easy to search."""
-    env = os.environ.copy()
-    env.update(ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return env
-
-
-def run_playbook(request, playbook: Path, extra_vars: dict) -> subprocess.CompletedProcess:
-    inventory = request.config.option.ansible_inventory
-    cmd = ["ansible-playbook", "-i", inventory, str(playbook), "-e", json.dumps(extra_vars)]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL, env=playbook_env())
 
 
 def snapshot(sql) -> dict:
