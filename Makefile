@@ -20,8 +20,7 @@ setup:
 	bash scripts/setup.sh
 
 images: docker-engine
-	bash scripts/build-test-image.sh host
-	bash scripts/build-test-image.sh timescaledb
+	bash scripts/build-test-images.sh
 
 docker-engine:
 	bash scripts/ensure-docker.sh

@@ -32,6 +32,5 @@ mkdir -p .collections/ansible_collections/ms5
 ln -sfn ../../.. .collections/ansible_collections/ms5/factory_telemetry
 
 bash scripts/ensure-docker.sh
-bash scripts/build-test-image.sh host
-bash scripts/build-test-image.sh timescaledb
+bash scripts/build-test-images.sh
 echo "setup: done"
