@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SANDBOX="${MS5_SANDBOX_NAME:-ms5-sandbox}"
-HOST_IMAGE="${MS5_TEST_HOST_IMAGE:-ms5-test-host:latest}"
+HOST_IMAGE="${MS5_TEST_HOST_IMAGE:-ms5-test-host-docker:latest}"
 DB_IMAGE="${MS5_TEST_TIMESCALEDB_IMAGE:-ms5-test-timescaledb:latest}"
 IMAGE_CACHE="${MS5_IMAGE_CACHE:-/var/cache/ms5-test-images}"
 INVENTORY="inventories/sandbox/hosts.yml"
