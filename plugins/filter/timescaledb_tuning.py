@@ -103,6 +103,26 @@ def timescaledb_tuning(
     }
 
 
+def timescaledb_networks(value: Any) -> list[dict[str, Any]]:
+    """Normalise timescaledb_extra_networks: each entry a network name or a mapping
+    {name: NAME, aliases: [ALIAS, ...]}, returned as [{"name": ..., "aliases": [...]}].
+
+    Entries of another shape are returned as {"name": None, "aliases": [], "invalid": entry}
+    so that the role's preflight can name them in its message.
+    """
+    result: list[dict[str, Any]] = []
+    for entry in value or []:
+        if isinstance(entry, str):
+            result.append({"name": entry, "aliases": []})
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str) and set(entry) <= {"name", "aliases"} \
+                and isinstance(entry.get("aliases", []), list) \
+                and all(isinstance(a, str) for a in entry.get("aliases", [])):
+            result.append({"name": entry["name"], "aliases": list(entry.get("aliases", []))})
+        else:
+            result.append({"name": None, "aliases": [], "invalid": entry})
+    return result
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
@@ -110,4 +130,5 @@ class FilterModule:
         return {
             "timescaledb_parse_size": timescaledb_parse_size,
             "timescaledb_tuning": timescaledb_tuning,
+            "timescaledb_networks": timescaledb_networks,
         }

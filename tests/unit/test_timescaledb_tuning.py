@@ -109,4 +109,18 @@ def test_tuning_rejects_bad_counts():
 
 def test_filter_module_exports():
     filters = tuning.FilterModule().filters()
-    assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning"}
+    assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning", "timescaledb_networks"}
+
+
+def test_networks_names_and_mappings_normalised():
+    assert tuning.timescaledb_networks(["a", {"name": "b", "aliases": ["postgres"]}, {"name": "c"}]) == [
+        {"name": "a", "aliases": []},
+        {"name": "b", "aliases": ["postgres"]},
+        {"name": "c", "aliases": []},
+    ]
+    assert tuning.timescaledb_networks([]) == []
+
+
+@pytest.mark.parametrize("entry", [{"name": "b", "alias": "postgres"}, {"aliases": ["x"]}, 3, {"name": "b", "aliases": "postgres"}])
+def test_networks_bad_entries_marked_invalid(entry):
+    assert tuning.timescaledb_networks([entry]) == [{"name": None, "aliases": [], "invalid": entry}]

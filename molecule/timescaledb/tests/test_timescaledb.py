@@ -106,7 +106,17 @@ def test_changing_the_memory_limit_recreated_the_container(host):
 
 def test_extra_network_joined_besides_the_default(host):
     networks = set(inspect(host)["NetworkSettings"]["Networks"])
-    assert networks == {"ms5-backend_default", *CONVERGE_VARS["timescaledb_extra_networks"]}
+    assert networks == {"ms5-timescaledb_default", *(n["name"] for n in CONVERGE_VARS["timescaledb_extra_networks"])}
+
+
+def test_alias_answers_on_the_extra_network(host):
+    """Another container on the extra network reaches the database under its alias `postgres`."""
+    image = inspect(host)["Config"]["Image"]
+    result = host.run(
+        f"docker run --rm --network ms5-molecule-extra --entrypoint pg_isready {shlex.quote(image)} "
+        "-h postgres -p 5432 -t 10"
+    )
+    assert result.rc == 0, result.stdout + result.stderr
 
 
 def test_previous_compose_file_kept(host):
