@@ -834,7 +834,9 @@ def sql_cagg_create(rollup: Dict[str, Any], source: Optional[Dict[str, Any]], ap
     hierarchical ones (2.9+), else on the raw hypertable with the same aggregates.
     """
     if source and api.get("hierarchical"):
-        select = aggregate_select(rollup, source, view_relation(source["name"]), None, cast=False)
+        # re-aggregated columns are cast to the types the raw aggregates have
+        # (sum of counts is numeric otherwise): the same columns on both editions
+        select = aggregate_select(rollup, source, view_relation(source["name"]), None, cast=True)
     else:
         flat = dict(rollup, time_column=rollup["raw_time_column"])
         select = aggregate_select(flat, None, raw_relation(rollup), None, cast=False)

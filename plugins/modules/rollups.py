@@ -410,8 +410,11 @@ def main():
             for table, value in (p["source_retention"] or {}).items():
                 if value not in (None, ""):
                     raw_ret[table] = max(raw_ret.get(table, 0), parse_interval(str(value), allow_calendar=True)["seconds"])
-            rollups = normalize_all(p["rollups"], raw_ret)
-            errors, missing, typed_rollups = check_sources(rollups, sources, module.check_mode)
+            # retention against what is in place, and tables/columns: every problem in one message
+            errors = validation_errors(p["rollups"], raw_ret)
+            rollups = normalize_all(p["rollups"])
+            source_errors, missing, typed_rollups = check_sources(rollups, sources, module.check_mode)
+            errors.extend(source_errors)
             state = read_state(cur, api)
         conn.rollback()
         result.update(edition=api["edition"], version=api["version"], kind=api["kind"],
