@@ -53,7 +53,7 @@ options:
     type: bool
     default: false
   source_retention:
-    description: Known retention per raw table (C({schema.table: interval})), checked besides the database's own.
+    description: Known retention per raw table, a mapping of schema.table to an interval, checked besides the database's own.
     type: dict
     default: {}
   host_retention_config:
