@@ -103,6 +103,8 @@ DECLARE
     v_win_lo    timestamptz;
     v_oldest    timestamptz;
     v_src_wm    timestamptz;
+    v_own_wm    timestamptz;
+    v_locked    boolean := false;
     v_rows      bigint;
     v_total     bigint;
     v_dropped   integer;
@@ -123,6 +125,7 @@ BEGIN
         ORDER BY c.level, c.relation
     LOOP
         v_started := clock_timestamp();
+        v_locked := false;
         v_total := 0;
         v_dropped := 0;
         v_error := NULL;
@@ -136,10 +139,19 @@ BEGIN
         END IF;
         v_status := 'refreshed';
         BEGIN
-            IF NOT pg_try_advisory_xact_lock(hashtext('ms5_rollups.refresh'), hashtext(r.relation)) THEN
+            -- a session lock: held across the batches' commits, released below
+            v_locked := pg_try_advisory_lock(hashtext('ms5_rollups.refresh'), hashtext(r.relation));
+            IF NOT v_locked THEN
                 v_status := 'busy';
             ELSE
-                EXECUTE format('SELECT min(%I) FROM %s', r.source_time_column, r.source_storage) INTO v_oldest;
+                SELECT c.watermark INTO v_own_wm FROM ms5_rollups.catalog AS c WHERE c.relation = r.relation;
+                -- the oldest source row: only for a first build or a repair window (a min()
+                -- over every chunk of a long raw table is not free)
+                IF p_from IS NOT NULL OR v_own_wm IS NULL THEN
+                    EXECUTE format('SELECT min(%I) FROM %s', r.source_time_column, r.source_storage) INTO v_oldest;
+                ELSE
+                    v_oldest := v_own_wm;
+                END IF;
                 IF p_from IS NOT NULL THEN
                     v_lo := GREATEST(time_bucket(r.bucket, p_from), time_bucket(r.bucket, v_oldest));
                     v_hi := time_bucket(r.bucket, p_to - INTERVAL '1 microsecond') + r.bucket;
@@ -150,9 +162,7 @@ BEGIN
                         WHERE c.relation = r.source_table;
                         v_hi := LEAST(v_hi, time_bucket(r.bucket, COALESCE(v_src_wm, '-infinity')));
                     END IF;
-                    SELECT time_bucket(r.bucket, c.watermark - r.refresh_lag) INTO v_lo
-                    FROM ms5_rollups.catalog AS c WHERE c.relation = r.relation;
-                    v_lo := COALESCE(v_lo, time_bucket(r.bucket, v_oldest));
+                    v_lo := COALESCE(time_bucket(r.bucket, v_own_wm - r.refresh_lag), time_bucket(r.bucket, v_oldest));
                 END IF;
                 IF r.retention IS NOT NULL THEN
                     v_lo := GREATEST(v_lo, time_bucket(r.bucket, now() - r.retention));
@@ -193,6 +203,7 @@ BEGIN
                 v_error := 'retention: ' || SQLERRM;
             END;
         END IF;
+        -- 'busy' (another session refreshes it right now) leaves the last refresh alone
         UPDATE ms5_rollups.catalog AS c
         SET last_refresh_started_at = v_started,
             last_refresh_finished_at = clock_timestamp(),
@@ -203,8 +214,12 @@ BEGIN
             last_refresh_seconds = EXTRACT(EPOCH FROM clock_timestamp() - v_started),
             last_refresh_status = v_status,
             last_refresh_error = v_error
-        WHERE c.relation = r.relation;
+        WHERE c.relation = r.relation AND v_status <> 'busy';
         COMMIT;
+        IF v_locked THEN
+            PERFORM pg_advisory_unlock(hashtext('ms5_rollups.refresh'), hashtext(r.relation));
+            v_locked := false;
+        END IF;
         v_items := v_items || jsonb_build_object(
             'relation', r.relation, 'status', v_status, 'rows', v_total,
             'seconds', round(EXTRACT(EPOCH FROM clock_timestamp() - v_started)::numeric, 3),
