@@ -88,8 +88,8 @@ def retarget_definitions(defs: List[Dict[str, Any]], src_schema: str, dst_schema
 
 def retarget_sql(text: str, dst: str, src: str = "ms5_rollups") -> str:
     """ms5_rollups -> the benchmark's rollup schema, quoted, literal or qualified."""
-    text = text.replace('"%s"' % src, '"%s"' % dst).replace("'%s'" % src, "'%s'" % dst)
-    return re.sub(r"(?<![\w\"])%s\." % re.escape(src), "%s." % dst, text)
+    text = text.replace('"%s"' % src, '"%s"' % dst)
+    return re.sub(r"(?<![\w\"])%s(?!\w)" % re.escape(src), dst, text)
 
 
 def sample_sql(schema: str) -> str:
@@ -97,11 +97,11 @@ def sample_sql(schema: str) -> str:
     return (
         "INSERT INTO {s}.metric_hist (metric_def_id, ts, value_bool, value_int, value_real) "
         "SELECT d.id, t, "
-        "CASE WHEN d.value_type = 'BOOL' THEN (extract(epoch FROM t)::bigint / 3600) % 7 <> 0 END, "
-        "CASE WHEN d.value_type = 'INT' THEN extract(epoch FROM t)::bigint / (d.id % 5 + 1) END, "
+        "CASE WHEN d.value_type = 'BOOL' THEN (extract(epoch FROM t)::bigint / 3600) %% 7 <> 0 END, "
+        "CASE WHEN d.value_type = 'INT' THEN extract(epoch FROM t)::bigint / (d.id %% 5 + 1) END, "
         "CASE WHEN d.value_type = 'REAL' THEN 50 + 20 * sin(extract(epoch FROM t) / 600.0 + d.id) + random() END "
         "FROM {s}.metric_def AS d, generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 second', "
-        "interval '1 second') AS t ORDER BY t, d.id"
+        "interval '1 second') AS t"
     ).format(s=schema)
 
 
@@ -121,9 +121,9 @@ def queries(rollup_schema: str, raw_schema: str) -> List[Dict[str, str]]:
                    "%s.metric_trend(%%(metric)s, %%(now)s - interval '30 days', %%(now)s)" % r,
          "raw": metric_raw.format(w="interval '1 hour'", s=s, span="interval '30 days'")},
         {"name": "equipment screen: all metrics, 24 h, 15-min buckets", "goal": None,
-         "rollup": "SELECT d.id, t.bucket, t.avg_value, t.min_value, t.max_value FROM %s.metric_def AS d "
-                   "CROSS JOIN LATERAL %s.metric_trend(d.id, %%(now)s - interval '24 hours', %%(now)s, "
-                   "interval '15 minutes') AS t WHERE d.equipment_code = %%(equipment)s ORDER BY 1, 2" % (s, r),
+         "rollup": "SELECT t.metric_def_id, t.bucket, t.avg_value, t.min_value, t.max_value FROM "
+                   "%s.metric_trend(ARRAY(SELECT id FROM %s.metric_def WHERE equipment_code = %%(equipment)s), "
+                   "%%(now)s - interval '24 hours', %%(now)s, interval '15 minutes') AS t" % (r, s),
          "raw": "SELECT h.metric_def_id, time_bucket(interval '15 minutes', h.ts) AS bucket, avg(h.value_real), "
                 "min(h.value_real), max(h.value_real) FROM %s.metric_hist AS h JOIN %s.metric_def AS d "
                 "ON d.id = h.metric_def_id WHERE d.equipment_code = %%(equipment)s "

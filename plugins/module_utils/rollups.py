@@ -1079,11 +1079,16 @@ def sql_status_view(api: Dict[str, Any]) -> List[str]:
 # Trend functions
 # ---------------------------------------------------------------------------
 def trend_specs(rollups: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """One spec per trend function: its name, members (finest bucket first), key and columns."""
+    """One spec per trend function: its name, members (finest bucket first), key and columns.
+
+    A trend keyed by one column also gets an overload taking an array of keys
+    (``many``: e.g. every metric of an equipment screen in one call and one plan),
+    which returns the key column first.
+    """
     specs = []
     for name, members in sorted(_families(rollups).items()):
         first = members[0]
-        specs.append({
+        spec = {
             "name": name,
             "members": members,
             "raw_table": first["raw_table"],
@@ -1091,12 +1096,21 @@ def trend_specs(rollups: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "group_by": list(first["group_by"]),
             "group_types": list(first.get("group_types") or []),
             "aggregates": list(first["aggregates"]),
-        })
+            "many": False,
+        }
+        specs.append(spec)
+        if len(spec["group_by"]) == 1:
+            specs.append(dict(spec, many=True))
+    for spec in specs:
+        spec["identity"] = "%s.%s(%s)" % (SCHEMA, spec["name"], trend_signature(spec))
     return specs
 
 
 def _trend_params(spec: Dict[str, Any]) -> List[Tuple[str, str]]:
-    params = [("p_" + c, t) for c, t in zip(spec["group_by"], spec["group_types"])]
+    if spec.get("many"):
+        params = [("p_%ss" % spec["group_by"][0], "%s[]" % spec["group_types"][0])]
+    else:
+        params = [("p_" + c, t) for c, t in zip(spec["group_by"], spec["group_types"])]
     return params + [("p_from", "timestamp with time zone"), ("p_to", "timestamp with time zone"),
                      ("p_bucket", "interval")]
 
@@ -1106,8 +1120,16 @@ def trend_signature(spec: Dict[str, Any]) -> str:
     return ",".join(t for _n, t in _trend_params(spec))
 
 
+def trend_label(spec: Dict[str, Any]) -> str:
+    """'ms5_rollups.metric_trend(metric_def_id)' or '...(metric_def_ids[])' for the array overload."""
+    key = ("%ss[]" % spec["group_by"][0]) if spec.get("many") else ", ".join(spec["group_by"])
+    return "%s.%s(%s)" % (SCHEMA, spec["name"], key)
+
+
 def trend_returns(spec: Dict[str, Any]) -> str:
     cols = ["bucket timestamp with time zone"] + ["%s %s" % (a["name"], a["type"]) for a in spec["aggregates"]]
+    if spec.get("many"):
+        cols.insert(0, "%s %s" % (spec["group_by"][0], spec["group_types"][0]))
     return ", ".join(cols + ["source text"])
 
 
@@ -1132,31 +1154,40 @@ def sql_trend_function(spec: Dict[str, Any], max_points: int = TREND_MAX_POINTS)
             " ".join("WHEN p_to - p_from <= INTERVAL %s * %d THEN INTERVAL %s" % (
                 qliteral(m["bucket"]["text"]), max_points, qliteral(m["bucket"]["text"])) for m in members[:-1]),
             qliteral(members[-1]["bucket"]["text"]))
-    key = "".join("s.%s = p_%s AND " % (qident(c), c) for c in spec["group_by"])
+    many = bool(spec.get("many"))
+    if many:
+        col = spec["group_by"][0]
+        key = "s.%s = ANY (p_%ss) AND " % (qident(col), col)
+        lead = ["s.%s" % qident(col)]
+        group = "1, 2"
+    else:
+        key = "".join("s.%s = p_%s AND " % (qident(c), c) for c in spec["group_by"])
+        lead = []
+        group = "1"
     names = [a["name"] for a in spec["aggregates"]]
     tcol = qident(spec["raw_time_column"])
     schema, table = split_table(spec["raw_table"])
-    raw_cols = ["time_bucket(v_width, s.%s)" % tcol]
+    raw_cols = lead + ["time_bucket(v_width, s.%s)" % tcol]
     raw_cols += [raw_agg_expr(a, "s", spec["raw_time_column"], True) for a in spec["aggregates"]]
     raw_cols.append("%s::text" % qliteral(spec["raw_table"]))
     raw_query = ("RETURN QUERY\n        SELECT %s\n        FROM %s.%s AS s\n        WHERE %ss.%s >= v_lo AND s.%s < v_hi"
-                 "\n        GROUP BY 1\n        ORDER BY 1;" % (
-                     ", ".join(raw_cols), qident(schema), qident(table), key, tcol, tcol))
+                 "\n        GROUP BY %s\n        ORDER BY %s;" % (
+                     ", ".join(raw_cols), qident(schema), qident(table), key, tcol, tcol, group, group))
     branches = []
     for m in reversed(members):
         rel = view_relation(m["name"])
         lit = qliteral(m["bucket"]["text"])
         src = "%s::text" % qliteral(m["relation"])
         where = "%ss.bucket >= v_lo AND s.bucket < v_hi" % key
-        direct = ("RETURN QUERY\n        SELECT s.bucket, %s, %s\n        FROM %s AS s\n        WHERE %s"
-                  "\n        ORDER BY 1;" % (", ".join("s.%s" % qident(n) for n in names), src, rel, where))
+        direct = ("RETURN QUERY\n        SELECT %s\n        FROM %s AS s\n        WHERE %s\n        ORDER BY %s;" % (
+            ", ".join(lead + ["s.bucket"] + ["s.%s" % qident(n) for n in names] + [src]), rel, where, group))
         by_name = {a["name"]: a for a in m["aggregates"]}
-        re_cols = ["time_bucket(v_width, s.bucket)"]
+        re_cols = lead + ["time_bucket(v_width, s.bucket)"]
         re_cols += [reagg_expr(dict(a, type=by_name[a["name"]]["type"]), m["aggregates"], "s")
                     for a in spec["aggregates"]]
         re_cols.append(src)
-        wider = ("RETURN QUERY\n        SELECT %s\n        FROM %s AS s\n        WHERE %s\n        GROUP BY 1"
-                 "\n        ORDER BY 1;" % (", ".join(re_cols), rel, where))
+        wider = ("RETURN QUERY\n        SELECT %s\n        FROM %s AS s\n        WHERE %s\n        GROUP BY %s"
+                 "\n        ORDER BY %s;" % (", ".join(re_cols), rel, where, group, group))
         branches.append("v_width = INTERVAL %s THEN\n        %s" % (lit, direct))
         branches.append("v_width > INTERVAL %s AND mod(v_seconds, %d) = 0 THEN\n        %s" % (
             lit, int(m["bucket"]["seconds"]), wider))
@@ -1184,8 +1215,9 @@ def sql_trend_comment(spec: Dict[str, Any], max_points: int) -> str:
     members = ", ".join(m["relation"] for m in spec["members"])
     return "COMMENT ON FUNCTION %s.%s(%s) IS %s" % (
         qident(SCHEMA), qident(spec["name"]), trend_signature(spec), qliteral(
-            "ms5 rollups trend %s: %s by %s from %s (or the raw table)" % (
-                trend_hash(spec, max_points), spec["raw_table"], ", ".join(spec["group_by"]) or "-", members)))
+            "ms5 rollups trend %s: %s by %s%s from %s (or the raw table)" % (
+                trend_hash(spec, max_points), spec["raw_table"], ", ".join(spec["group_by"]) or "-",
+                " (several at once)" if spec.get("many") else "", members)))
 
 
 # ---------------------------------------------------------------------------
@@ -1285,21 +1317,20 @@ def plan(rollups: List[Dict[str, Any]], state: Dict[str, Any], api: Dict[str, An
 
     # --- trend functions ---------------------------------------------------------
     specs = trend_specs(rollups)
-    want_trends = {s["name"]: s for s in specs}
+    want_trends = {s["identity"]: s for s in specs}
     have_trends = state.get("trends") or {}
     trend_drop, trend_create, trend_changes = [], [], []
-    for name, have in sorted(have_trends.items()):
-        spec = want_trends.get(name)
-        if spec is None or have.get("hash") != trend_hash(spec, max_points) \
-                or have.get("identity") != "%s.%s(%s)" % (SCHEMA, name, trend_signature(spec)):
-            trend_drop.append("DROP FUNCTION IF EXISTS %s" % _regprocedure_sql(have["identity"]))
+    for identity, have in sorted(have_trends.items()):
+        spec = want_trends.get(identity)
+        if spec is None or have.get("hash") != trend_hash(spec, max_points):
+            trend_drop.append("DROP FUNCTION IF EXISTS %s" % _regprocedure_sql(identity))
             if spec is not None:
                 trend_create.append(spec)
-            trend_changes.append("trend function %s.%s %s" % (SCHEMA, name, "removed" if spec is None else "replaced"))
-    for name, spec in sorted(want_trends.items()):
-        if name not in have_trends:
+            trend_changes.append("trend function %s %s" % (identity, "removed" if spec is None else "replaced"))
+    for identity, spec in sorted(want_trends.items()):
+        if identity not in have_trends:
             trend_create.append(spec)
-            trend_changes.append("trend function %s.%s(%s) created" % (SCHEMA, name, ", ".join(spec["group_by"])))
+            trend_changes.append("trend function %s created" % trend_label(spec))
     # trend functions that read a rollup about to be dropped go first
     stmts.extend(trend_drop)
 
@@ -1417,8 +1448,7 @@ def plan(rollups: List[Dict[str, Any]], state: Dict[str, Any], api: Dict[str, An
         "warnings": warnings,
         "errors": errors,
         "summary": summary,
-        "trends": [{"function": "%s.%s(%s)" % (SCHEMA, s["name"], ", ".join(s["group_by"])),
-                    "rollups": [m["relation"] for m in s["members"]]} for s in specs],
+        "trends": [{"function": trend_label(s), "rollups": [m["relation"] for m in s["members"]]} for s in specs],
         "actions": actions,
         "removed": removed,
     }

@@ -289,7 +289,7 @@ def read_state(cur, api):
                  "WHERE p.pronamespace = %s", (ns_oid,)):
         trend = _hash_in(comment, "ms5 rollups trend")
         if trend:
-            state["trends"][proname] = {"hash": trend, "identity": identity}
+            state["trends"][identity] = {"hash": trend, "identity": identity}
     state["writers"] = [r[0] for r in _rows(
         cur, "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END "
              "FROM pg_class c, aclexplode(c.relacl) a WHERE c.relnamespace = %s AND c.relkind IN ('r', 'p', 'v', 'm') "

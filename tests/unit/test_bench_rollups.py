@@ -65,7 +65,7 @@ def test_queries_pair_the_trend_function_with_the_raw_aggregation():
     assert "ms5_bench_rollups.metric_trend(%(metric)s, %(now)s - interval '24 hours', %(now)s)" in qs[0]["rollup"]
     assert "time_bucket(interval '1 minute', ts)" in qs[0]["raw"] and "ms5_bench_rollsrc.metric_hist" in qs[0]["raw"]
     assert "time_bucket(interval '1 hour', ts)" in qs[1]["raw"]
-    assert "CROSS JOIN LATERAL ms5_bench_rollups.metric_trend" in qs[2]["rollup"]
+    assert "ms5_bench_rollups.metric_trend(ARRAY(SELECT id FROM ms5_bench_rollsrc.metric_def" in qs[2]["rollup"]
     assert {q["goal"] for q in qs} == {"24-hour trend", "30-day trend", None}
 
 

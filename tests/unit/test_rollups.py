@@ -431,7 +431,7 @@ def test_base_sql_refresh_procedure():
 
 # ------------------------------------------------------------------ trend functions
 def test_trend_function_picks_the_rollup_that_fits():
-    specs = {s["name"]: s for s in R.trend_specs(typed_defaults())}
+    specs = {s["name"]: s for s in R.trend_specs(typed_defaults()) if not s["many"]}
     sql = R.sql_trend_function(specs["metric_trend"], 1500)
     assert sql.startswith('CREATE FUNCTION "ms5_rollups"."metric_trend"(\n    p_metric_def_id bigint,\n')
     assert "p_bucket interval DEFAULT NULL)" in sql
@@ -449,6 +449,21 @@ def test_trend_function_picks_the_rollup_that_fits():
     assert "COALESCE(p_bucket, INTERVAL '1 hour')" in single and "p_line_id uuid" in single
     assert R.trend_signature(specs["oee_trend"]) == \
         "uuid,timestamp with time zone,timestamp with time zone,interval"
+
+
+def test_trend_overload_for_several_keys():
+    specs = [s for s in R.trend_specs(typed_defaults()) if s["name"] == "metric_trend"]
+    assert [s["many"] for s in specs] == [False, True]
+    many = specs[1]
+    assert many["identity"] == ("ms5_rollups.metric_trend(bigint[],timestamp with time zone,"
+                                "timestamp with time zone,interval)")
+    assert R.trend_label(many) == "ms5_rollups.metric_trend(metric_def_ids[])"
+    sql = R.sql_trend_function(many, 1500)
+    assert "p_metric_def_ids bigint[]," in sql
+    assert "RETURNS TABLE (metric_def_id bigint, bucket timestamp with time zone, avg_value" in sql
+    assert 's."metric_def_id" = ANY (p_metric_def_ids) AND s.bucket >= v_lo' in sql
+    assert "GROUP BY 1, 2" in sql and "ORDER BY 1, 2;" in sql
+    assert 'SELECT s."metric_def_id", s.bucket, s."avg_value"' in sql
 
 
 # ------------------------------------------------------------------------ the plan
@@ -479,8 +494,7 @@ def converged_state(rolls, api, max_points=1500):
                 "compression_after": comp["after"]["seconds"] if comp else None,
                 "retention": r["retention"]["seconds"] if r["retention"] else None, "chunk": r["chunk"]["seconds"]}
     for spec in R.trend_specs(rolls):
-        state["trends"][spec["name"]] = {"hash": R.trend_hash(spec, max_points),
-                                         "identity": "ms5_rollups.%s(%s)" % (spec["name"], R.trend_signature(spec))}
+        state["trends"][spec["identity"]] = {"hash": R.trend_hash(spec, max_points), "identity": spec["identity"]}
     return state
 
 
@@ -494,7 +508,8 @@ def test_plan_from_scratch_then_converged(api):
     assert first["statements"][0] == BASE_SQL
     assert first["refresh"] == [r["relation"] for r in rolls]
     assert stmts.count("INSERT INTO ms5_rollups.catalog") == 4
-    assert stmts.count("CREATE FUNCTION \"ms5_rollups\".") == 3
+    # three trend functions, each with its array overload
+    assert stmts.count("CREATE FUNCTION \"ms5_rollups\".") == 6
     assert first["statements"][-1] == ('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA '
                                        '"ms5_rollups" FROM "ms5_app"')
     if api["kind"] == "table":
@@ -564,8 +579,9 @@ def test_plan_removes_undeclared_rollups_dependents_first():
         assert "DELETE FROM ms5_rollups.catalog WHERE relation = 'ms5_rollups.metric_hist_1h'" in stmts
         assert "ms5_rollups.metric_hist_1h removed (no longer declared)" in result["changes"]
         assert result["after"]["ms5_rollups.metric_hist_1h"] is None
-        # metric_trend now reads the 1-minute rollup only: replaced
+        # metric_trend now reads the 1-minute rollup only: replaced, with its overload
         assert any(s.startswith('DROP FUNCTION IF EXISTS "ms5_rollups"."metric_trend"(bigint,') for s in stmts)
+        assert any(s.startswith('DROP FUNCTION IF EXISTS "ms5_rollups"."metric_trend"(bigint[],') for s in stmts)
 
 
 def test_plan_refuses_a_relation_it_did_not_create():
@@ -613,5 +629,7 @@ def test_summary_lines():
     assert lines[0].startswith("TimescaleDB 2.19.3, apache edition: hypertables kept current by the host timer")
     assert lines[1].split() == ["rollup", "source", "bucket", "retention", "refresh", "compression", "trend"]
     assert any(line.startswith("ms5_rollups.metric_hist_1h  ms5_rollups.metric_hist_1m") for line in lines)
-    assert lines[-2] == ("trend ms5_rollups.metric_trend(metric_def_id) reads ms5_rollups.metric_hist_1m, "
-                         "ms5_rollups.metric_hist_1h")
+    assert ("trend ms5_rollups.metric_trend(metric_def_id) reads ms5_rollups.metric_hist_1m, "
+            "ms5_rollups.metric_hist_1h") in lines
+    assert ("trend ms5_rollups.metric_trend(metric_def_ids[]) reads ms5_rollups.metric_hist_1m, "
+            "ms5_rollups.metric_hist_1h") in lines

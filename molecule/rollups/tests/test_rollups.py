@@ -148,6 +148,26 @@ def test_metric_trend_equals_raw(sql, key, window, width, expect, source):
     assert total > 1 and diff == 0, f"{diff} of {total} buckets differ from the raw computation"
 
 
+def test_metric_trend_for_several_metrics_equals_raw(sql):
+    """The array overload (an equipment screen in one call) returns every metric's buckets."""
+    cmp = " OR ".join(f"NOT ((t.{c} IS NULL AND r.{c} IS NULL) OR abs(t.{c}::numeric - r.{c}::numeric) "
+                      f"<= 1e-9 * greatest(1, abs(r.{c}::numeric)))" for c in METRIC_COLS)
+    rows = sql(f"""
+    WITH ids AS (SELECT array_agg(id) AS a FROM factory_telemetry.metric_def WHERE equipment_code = 'RLP-EQ1'),
+    t AS MATERIALIZED (SELECT tr.* FROM ids, ms5_rollups.metric_trend(ids.a, now() - interval '1 day', now(),
+                                                                       interval '15 minutes') AS tr),
+    r AS (SELECT metric_def_id, time_bucket(interval '15 minutes', ts) AS bucket, {METRIC_RAW}
+          FROM factory_telemetry.metric_hist, ids WHERE metric_def_id = ANY (ids.a)
+            AND ts >= time_bucket(interval '15 minutes', now() - interval '1 day')
+            AND ts < time_bucket(interval '15 minutes', now() - interval '1 microsecond') + interval '15 minutes'
+          GROUP BY 1, 2)
+    SELECT count(*) FILTER (WHERE t.bucket IS NULL OR r.bucket IS NULL OR {cmp}), count(*),
+           (SELECT count(DISTINCT metric_def_id) FROM t)
+    FROM t FULL JOIN r ON r.bucket = t.bucket AND r.metric_def_id = t.metric_def_id""")
+    diff, total, metrics = map(int, rows[0])
+    assert metrics == 3 and total > 90 * 3 and diff == 0, rows
+
+
 @pytest.mark.parametrize("trend,raw,time_col,aggs,cols,width", [
     ("energy_trend", "factory_telemetry.energy_consumption", "consumption_time", ENERGY_RAW, ENERGY_COLS, None),
     ("energy_trend", "factory_telemetry.energy_consumption", "consumption_time", ENERGY_RAW, ENERGY_COLS, "3 hours"),

@@ -28,12 +28,11 @@ FROM ms5_rollups.metric_trend((SELECT min(id) FROM ms5_verify_metric),
                               %(until)s::timestamptz - interval '30 days', %(until)s::timestamptz) AS t;
 
 -- name: all metrics of one equipment, last 24 hours in 15-minute buckets (equipment screen trends)
-SELECT d.metric_key, t.bucket, t.avg_value, t.min_value, t.max_value
-FROM factory_telemetry.metric_def AS d
-CROSS JOIN LATERAL ms5_rollups.metric_trend(d.id, %(until)s::timestamptz - interval '24 hours',
-                                            %(until)s::timestamptz, interval '15 minutes') AS t
-WHERE d.equipment_code = 'MS5-VERIFY-EQ'
-ORDER BY d.metric_key, t.bucket;
+SELECT t.metric_def_id, t.bucket, t.avg_value, t.min_value, t.max_value
+FROM ms5_rollups.metric_trend(ARRAY(SELECT d.id FROM factory_telemetry.metric_def AS d
+                                    WHERE d.equipment_code = 'MS5-VERIFY-EQ'),
+                              %(until)s::timestamptz - interval '24 hours', %(until)s::timestamptz,
+                              interval '15 minutes') AS t;
 
 -- name: all metrics of one equipment, last 15 minutes (equipment screen, raw samples)
 SELECT d.metric_key, h.ts, h.value_real
