@@ -81,6 +81,7 @@ COMMENT ON FUNCTION ms5_rollups.watermark(text) IS
 --             rollup stops at that rollup's watermark; never older than retention)
 --   the window is rewritten in batches of 1440 buckets, each committed with the
 --   new watermark, so an interrupted first build resumes where it stopped.
+-- A first build or a repair is followed by ANALYZE of the rollup's hypertable.
 -- Then chunks older than the rollup's retention are dropped. A failing rollup is
 -- reported and the others still run. p_from/p_to: rewrite exactly that window
 -- (a repair after a backfill older than the lag), never older than the source's
@@ -126,6 +127,7 @@ BEGIN
     LOOP
         v_started := clock_timestamp();
         v_locked := false;
+        v_own_wm := NULL;
         v_total := 0;
         v_dropped := 0;
         v_error := NULL;
@@ -194,6 +196,14 @@ BEGIN
             COMMIT;
             v_lo := v_batch_hi;
         END LOOP;
+        -- planner statistics after a first build or a repair (dashboards plan with them)
+        IF v_status = 'refreshed' AND v_total > 0 AND (v_own_wm IS NULL OR p_from IS NOT NULL) THEN
+            BEGIN
+                EXECUTE format('ANALYZE %s', r.storage_relation);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'ms5_rollups.refresh: ANALYZE %: %', r.storage_relation, SQLERRM;
+            END;
+        END IF;
         IF v_status <> 'failed' AND r.retention IS NOT NULL THEN
             BEGIN
                 SELECT count(*) INTO v_dropped
