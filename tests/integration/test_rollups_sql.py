@@ -194,7 +194,25 @@ def test_community_status_view_is_created_on_the_real_catalogs(db, rollups):
     assert rows[-1] == ["4", "4"]
 
 
-def test_apache_status_view_and_refresh(db, rollups):
+def test_apache_history_loaded_after_creation_is_built_on_the_next_refresh(db, rollups):
+    """Sources empty when the rollups are made (a fresh site.yml): the watermark follows now(),
+    so queries stay cheap; history loaded later (a cutover) is built from its oldest row."""
     rows = db.query("CALL ms5_rollups.refresh(NULL, true);\n"
-                    "SELECT relation, last_refresh_status FROM ms5_rollups.status ORDER BY 1")
-    assert [r[1] for r in rows[1:]] == ["source empty"] * 4
+                    "SELECT relation, last_refresh_status, watermark = time_bucket(bucket, now()), built_from IS NULL "
+                    "FROM ms5_rollups.catalog WHERE level = 0 ORDER BY 1")
+    assert [r[1:] for r in rows[1:]] == [["source empty", "t", "t"]] * 3
+    db.query("INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type) "
+             "VALUES ('HIST', 'old', 'REAL');\n"
+             "INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_real) "
+             "SELECT (SELECT id FROM factory_telemetry.metric_def WHERE metric_key = 'old'), t, extract(hour FROM t) "
+             "FROM generate_series(now() - interval '20 days', now() - interval '10 days', interval '1 minute') AS t;")
+    trend = ("SELECT count(*), sum(samples) FROM ms5_rollups.metric_trend("
+             "(SELECT id FROM factory_telemetry.metric_def WHERE metric_key = 'old'), now() - interval '30 days', now())")
+    assert db.query(trend) == [["0", ""]], "before a refresh the history is not in the rollups"
+    out = db.query("CALL ms5_rollups.refresh(NULL, true)")
+    assert '"status": "refreshed"' in out[0][0]
+    count, samples = db.query(trend)[0]
+    assert int(count) == 241 and int(samples) == 14401
+    built = db.query("SELECT relation, built_from < now() - interval '19 days' FROM ms5_rollups.catalog "
+                     "WHERE relation LIKE 'ms5_rollups.metric_hist_%' ORDER BY 1")
+    assert built == [["ms5_rollups.metric_hist_1h", "t"], ["ms5_rollups.metric_hist_1m", "t"]]

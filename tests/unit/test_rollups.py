@@ -423,6 +423,7 @@ def test_table_kind_objects():
 def test_base_sql_refresh_procedure():
     assert "CREATE OR REPLACE PROCEDURE ms5_rollups.refresh(" in BASE_SQL
     assert "time_bucket(r.bucket, v_own_wm - r.refresh_lag)" in BASE_SQL
+    assert "built_from = LEAST(COALESCE(c.built_from, v_lo), v_lo)" in BASE_SQL
     assert "pg_try_advisory_lock(" in BASE_SQL and "pg_advisory_unlock(" in BASE_SQL
     assert "r.bucket * %d" % R.BATCH_BUCKETS in BASE_SQL
     assert "drop_chunks(r.storage_relation::regclass, older_than => r.retention)" in BASE_SQL

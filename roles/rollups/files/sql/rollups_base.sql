@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS ms5_rollups.catalog (
     trend_function           text,
     definition_hash          text        NOT NULL,
     watermark                timestamptz,               -- kind table: buckets before it are materialized
+    built_from               timestamptz,               -- kind table: oldest bucket materialized (NULL: none yet)
     last_refresh_started_at  timestamptz,
     last_refresh_finished_at timestamptz,
     last_refresh_window      tstzrange,
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS ms5_rollups.catalog (
     created_at               timestamptz NOT NULL DEFAULT now(),
     updated_at               timestamptz NOT NULL DEFAULT now()
 );
+
+-- columns added after the first release of the catalog
+ALTER TABLE ms5_rollups.catalog ADD COLUMN IF NOT EXISTS built_from timestamptz;
 
 COMMENT ON TABLE ms5_rollups.catalog IS
     'Rollups managed by the ms5.factory_telemetry.rollups role (one row each); see docs/CONVENTIONS.md';
@@ -77,8 +81,11 @@ COMMENT ON FUNCTION ms5_rollups.watermark(text) IS
 -- Per rollup, in hierarchy order, only when due (last refresh + refresh_interval)
 -- unless p_force:
 --   window = [bucket(watermark - refresh_lag), bucket(now()))   -- buckets that can still change
---            (first run: from the oldest source row; a rollup built on another
---             rollup stops at that rollup's watermark; never older than retention)
+--            (until something is materialized (built_from NULL): from the oldest source
+--             row, so history loaded later, e.g. by a cutover, is built on the next run;
+--             while the source is empty the watermark just follows now(), so queries
+--             aggregate only what arrived since; a rollup built on another rollup stops
+--             at that rollup's watermark; never older than retention)
 --   the window is rewritten in batches of 1440 buckets, each committed with the
 --   new watermark, so an interrupted first build resumes where it stopped.
 -- A first build or a repair is followed by ANALYZE of the rollup's hypertable.
@@ -105,6 +112,7 @@ DECLARE
     v_oldest    timestamptz;
     v_src_wm    timestamptz;
     v_own_wm    timestamptz;
+    v_built     timestamptz;
     v_locked    boolean := false;
     v_rows      bigint;
     v_total     bigint;
@@ -128,6 +136,7 @@ BEGIN
         v_started := clock_timestamp();
         v_locked := false;
         v_own_wm := NULL;
+        v_built := NULL;
         v_total := 0;
         v_dropped := 0;
         v_error := NULL;
@@ -146,13 +155,14 @@ BEGIN
             IF NOT v_locked THEN
                 v_status := 'busy';
             ELSE
-                SELECT c.watermark INTO v_own_wm FROM ms5_rollups.catalog AS c WHERE c.relation = r.relation;
-                -- the oldest source row: only for a first build or a repair window (a min()
-                -- over every chunk of a long raw table is not free)
-                IF p_from IS NOT NULL OR v_own_wm IS NULL THEN
+                SELECT c.watermark, c.built_from INTO v_own_wm, v_built
+                FROM ms5_rollups.catalog AS c WHERE c.relation = r.relation;
+                -- the oldest source row: only before anything is materialized or for a
+                -- repair window (a min() over every chunk of a long raw table is not free)
+                IF p_from IS NOT NULL OR v_built IS NULL THEN
                     EXECUTE format('SELECT min(%I) FROM %s', r.source_time_column, r.source_storage) INTO v_oldest;
                 ELSE
-                    v_oldest := v_own_wm;
+                    v_oldest := v_built;
                 END IF;
                 IF p_from IS NOT NULL THEN
                     v_lo := GREATEST(time_bucket(r.bucket, p_from), time_bucket(r.bucket, v_oldest));
@@ -164,13 +174,19 @@ BEGIN
                         WHERE c.relation = r.source_table;
                         v_hi := LEAST(v_hi, time_bucket(r.bucket, COALESCE(v_src_wm, '-infinity')));
                     END IF;
-                    v_lo := COALESCE(time_bucket(r.bucket, v_own_wm - r.refresh_lag), time_bucket(r.bucket, v_oldest));
+                    IF v_built IS NULL THEN
+                        v_lo := time_bucket(r.bucket, v_oldest);
+                    ELSE
+                        v_lo := time_bucket(r.bucket, v_own_wm - r.refresh_lag);
+                    END IF;
                 END IF;
                 IF r.retention IS NOT NULL THEN
                     v_lo := GREATEST(v_lo, time_bucket(r.bucket, now() - r.retention));
                 END IF;
-                IF v_oldest IS NULL OR v_lo IS NULL OR v_lo >= v_hi THEN
-                    v_status := CASE WHEN v_oldest IS NULL THEN 'source empty' ELSE 'up to date' END;
+                IF v_oldest IS NULL THEN
+                    v_status := 'source empty';
+                ELSIF v_lo IS NULL OR v_lo >= v_hi THEN
+                    v_status := 'up to date';
                 END IF;
             END IF;
         EXCEPTION WHEN OTHERS THEN
@@ -184,11 +200,11 @@ BEGIN
             BEGIN
                 EXECUTE format('SELECT %s($1, $2)', r.materialize_function) INTO v_rows USING v_lo, v_batch_hi;
                 v_total := v_total + v_rows;
-                IF p_from IS NULL THEN
-                    UPDATE ms5_rollups.catalog AS c
-                    SET watermark = GREATEST(COALESCE(c.watermark, v_batch_hi), v_batch_hi)
-                    WHERE c.relation = r.relation;
-                END IF;
+                UPDATE ms5_rollups.catalog AS c
+                SET watermark = CASE WHEN p_from IS NULL THEN GREATEST(COALESCE(c.watermark, v_batch_hi), v_batch_hi)
+                                     ELSE c.watermark END,
+                    built_from = LEAST(COALESCE(c.built_from, v_lo), v_lo)
+                WHERE c.relation = r.relation;
             EXCEPTION WHEN OTHERS THEN
                 v_status := 'failed';
                 v_error := SQLERRM;
@@ -197,7 +213,7 @@ BEGIN
             v_lo := v_batch_hi;
         END LOOP;
         -- planner statistics after a first build or a repair (dashboards plan with them)
-        IF v_status = 'refreshed' AND v_total > 0 AND (v_own_wm IS NULL OR p_from IS NOT NULL) THEN
+        IF v_status = 'refreshed' AND v_total > 0 AND (v_built IS NULL OR p_from IS NOT NULL) THEN
             BEGIN
                 EXECUTE format('ANALYZE %s', r.storage_relation);
             EXCEPTION WHEN OTHERS THEN
@@ -223,7 +239,10 @@ BEGIN
             last_refresh_rows = v_total,
             last_refresh_seconds = EXTRACT(EPOCH FROM clock_timestamp() - v_started),
             last_refresh_status = v_status,
-            last_refresh_error = v_error
+            last_refresh_error = v_error,
+            -- nothing to build yet: the real-time part starts now (see above)
+            watermark = CASE WHEN v_status = 'source empty' AND p_from IS NULL AND v_hi IS NOT NULL
+                             THEN GREATEST(COALESCE(c.watermark, v_hi), v_hi) ELSE c.watermark END
         WHERE c.relation = r.relation AND v_status <> 'busy';
         COMMIT;
         IF v_locked THEN
