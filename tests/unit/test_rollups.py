@@ -634,3 +634,15 @@ def test_summary_lines():
             "ms5_rollups.metric_hist_1h") in lines
     assert ("trend ms5_rollups.metric_trend(metric_def_ids[]) reads ms5_rollups.metric_hist_1m, "
             "ms5_rollups.metric_hist_1h") in lines
+
+
+def test_plan_with_no_rollups_removes_everything_it_made():
+    rolls = typed_defaults()
+    state = converged_state(rolls, APACHE)
+    result = R.plan([], state, APACHE, BASE_SQL)
+    stmts = result["statements"]
+    assert result["errors"] == [] and result["refresh"] == []
+    assert sum(s.startswith("DELETE FROM ms5_rollups.catalog") for s in stmts) == 4
+    assert sum(s.startswith("DROP FUNCTION IF EXISTS \"ms5_rollups\".\"") and "trend" in s for s in stmts) == 6
+    assert sorted(result["removed"]) == sorted(r["relation"] for r in rolls)
+    assert R.summary_lines(result["summary"], APACHE, result["trends"])[1].startswith("rollup")
