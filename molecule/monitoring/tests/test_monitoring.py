@@ -246,6 +246,36 @@ def test_failing_jobs_show_up(host):
     host.run(f"rm -f {STATUS_DIR}/retention.json")
 
 
+def test_a_compression_policy_made_to_fail_shows_up_with_its_late_chunks(host):
+    """The Community path on the Apache build: a compression policy written into TimescaleDB's job
+    catalog (as add_compression_policy does on the Community edition) is run by the real scheduler,
+    fails with the license error, and its chunks older than compress_after count as late."""
+    sql_ok(host, "INSERT INTO _timescaledb_config.bgw_job (id, application_name, schedule_interval, max_runtime, "
+                 "max_retries, retry_period, proc_schema, proc_name, owner, scheduled, fixed_schedule, "
+                 "hypertable_id, config) SELECT 1900, 'Compression Policy [1900]', interval '1 hour', interval '0', "
+                 "-1, interval '1 hour', '_timescaledb_functions', 'policy_compression', 'ms5_owner', true, false, "
+                 "h.id, jsonb_build_object('hypertable_id', h.id, 'compress_after', '1 day') "
+                 "FROM _timescaledb_catalog.hypertable h WHERE h.table_name = 'metric_hist'")
+    try:
+        sql_ok(host, "SELECT _timescaledb_functions.restart_background_workers()")
+        for _ in range(60):
+            if sql_ok(host, "SELECT count(*) FROM timescaledb_information.job_stats "
+                            "WHERE job_id = 1900 AND last_run_status = 'Failed'") == "1":
+                break
+            time.sleep(1)
+        text = scrape(host)
+        labels = {"job_id": "1900", "hypertable": "factory_telemetry.metric_hist", "expected_failure": "false"}
+        assert value(text, "ms5_timescaledb_job_consecutive_failures", **labels) >= 1
+        assert value(text, "ms5_timescaledb_job_last_run_success", **labels) == 0
+        assert value(text, "ms5_hypertable_compression_policy", hypertable="factory_telemetry.metric_hist") == 1
+        late = value(text, "ms5_hypertable_chunks_uncompressed_past_policy", hypertable="factory_telemetry.metric_hist")
+        old_chunks = sql_ok(host, "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = "
+                                  "'metric_hist' AND range_end < now() - interval '1 day' - interval '1 hour'")
+        assert late == int(old_chunks) > 0
+    finally:
+        sql_ok(host, "DELETE FROM _timescaledb_config.bgw_job WHERE id = 1900")
+
+
 def test_free_bytes_of_data_volume_and_backups_filesystems(host):
     collect(host)
     text = scrape(host)
