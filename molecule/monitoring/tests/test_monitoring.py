@@ -178,8 +178,11 @@ def test_hypertable_size_and_chunks_grow_after_inserting_rows(host):
     chunks = value(before, "ms5_hypertable_chunks", hypertable="factory_telemetry.metric_hist")
     sql_ok(host, "INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type) "
                  "VALUES ('MON-EQ', 'size_probe', 'REAL') ON CONFLICT DO NOTHING")
+    # Each run fills 30000 seconds (9 hours) of its own, older than the previous runs'.
+    runs = int(sql_ok(host, "SELECT count(*) / 30000 FROM factory_telemetry.metric_hist h JOIN "
+                            "factory_telemetry.metric_def d ON d.id = h.metric_def_id WHERE d.metric_key = 'size_probe'"))
     sql_ok(host, "INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_real) "
-                 "SELECT d.id, now() - interval '3 days' + g * interval '1 second', g "
+                 f"SELECT d.id, now() - interval '3 days' - {runs} * interval '10 hours' + g * interval '1 second', g "
                  "FROM factory_telemetry.metric_def d, generate_series(1, 30000) g "
                  "WHERE d.metric_key = 'size_probe'")
     after = scrape(host)
