@@ -187,6 +187,10 @@ def test_hypertable_size_and_chunks_grow_after_inserting_rows(host):
                  "WHERE d.metric_key = 'size_probe'")
     after = scrape(host)
     assert value(after, "ms5_hypertable_size_bytes", hypertable="factory_telemetry.metric_hist") > size + 1_000_000
+    # The exported size is exactly what TimescaleDB's hypertable_size() says, for every hypertable.
+    for table in ("metric_hist", "fault_event", "production_kpis"):
+        assert value(after, "ms5_hypertable_size_bytes", hypertable=f"factory_telemetry.{table}") == \
+            int(sql_ok(host, f"SELECT hypertable_size('factory_telemetry.{table}')"))
     assert value(after, "ms5_hypertable_chunks", hypertable="factory_telemetry.metric_hist") > chunks
     assert value(after, "ms5_hypertable_compressed_chunks", hypertable="factory_telemetry.metric_hist") == 0
     assert value(after, "ms5_hypertable_chunks_uncompressed_past_policy",
