@@ -50,6 +50,12 @@ cleanup() { docker exec "$SANDBOX" rm -rf "$work" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 docker exec "$SANDBOX" sh -c "rm -rf $work && mkdir -m 0700 $work"
 docker cp bench/ms5bench "$SANDBOX:$work/ms5bench" >/dev/null
+# rollup section: the rollups role's SQL generator, base SQL and default declarations
+docker exec "$SANDBOX" mkdir -p "$work/ms5bench/_rollups"
+docker cp plugins/module_utils/rollups.py "$SANDBOX:$work/ms5bench/_rollups/rollups.py" >/dev/null
+docker cp roles/rollups/files/sql/rollups_base.sql "$SANDBOX:$work/ms5bench/_rollups/rollups_base.sql" >/dev/null
+"$VENV/bin/python" -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["rollups_definitions"]))' \
+  roles/rollups/defaults/main.yml | docker exec -i "$SANDBOX" sh -c "cat > $work/ms5bench/_rollups/definitions.json"
 printf '127.0.0.1:*:*:*:%s\n' "$password" | docker exec -i "$SANDBOX" sh -c "umask 077; cat > $work/pgpass"
 unset password
 

@@ -19,7 +19,7 @@ import platform
 import sys
 import time
 
-from . import datagen, scrape
+from . import datagen, rollups, scrape
 from .report import Progress, fmt_ms, fmt_ratio, format_table, human_bytes, human_count, rate, ratio
 
 VARIANTS = ("timescaledb", "plain")
@@ -81,6 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     s.add_argument("--batch-size", type=int, default=1000, help="rows per INSERT statement")
     s.add_argument("--query-runs", type=int, default=10, help="timed runs per query (after one warm-up)")
     s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--rollup-days", type=float, default=7,
+                   help="days of samples for the rollup section (bench/ms5bench/rollups.py); 0 skips it")
     m = p.add_argument_group("scrape of the MS5 metrics (monitoring role)")
     m.add_argument("--scrape-queries", default=scrape.DEFAULT_QUERIES,
                    help="the exporter's queries file the monitoring role deployed (default %(default)s)")
@@ -104,6 +106,8 @@ def validate(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error("--insert-rows must be >= 0")
     if not 0 < a.days <= 366:
         p.error("--days must be in (0, 366]")
+    if not 0 <= a.rollup_days <= 366 or 0 < a.rollup_days < 2:
+        p.error("--rollup-days must be 0 (skip the rollup section) or in [2, 366]")
     if a.days * 86400 < 3600:
         p.error("--days must cover at least one hour (0.042)")
     if not a.schema_prefix.replace("_", "").isalnum() or a.schema_prefix == a.schema:
@@ -157,6 +161,7 @@ def build_tables(result: dict) -> str:
     else:
         out.append("compression of metric_hist: %s" % c.get("reason", "not measured"))
     out.extend(["", scrape.format_section(result.get("scrape"), fmt_ms, format_table)])
+    out.extend(["", rollups.format_section(result.get("rollups"))])
     return "\n".join(out)
 
 
@@ -182,7 +187,7 @@ def run(args: argparse.Namespace) -> dict:
     except psycopg2.OperationalError as exc:
         raise db.BenchError("cannot connect to %s:%s/%s as %s: %s" % (
             args.host, args.port, args.dbname, args.user, str(exc).strip()))
-    result: dict = {"meta": {}, "ingest": {}, "queries": [], "storage": {}, "compression": {}}
+    result: dict = {"meta": {}, "ingest": {}, "queries": [], "storage": {}, "compression": {}, "rollups": None}
     try:
         with conn.cursor() as cur:
             info = db.server_info(cur)
@@ -197,7 +202,8 @@ def run(args: argparse.Namespace) -> dict:
                               size={"lines": args.lines, "equipment": args.equipment, "metrics": args.metrics,
                                     "metric_count": plant.metric_count, "days": args.days,
                                     "insert_rows": args.insert_rows, "batch_size": args.batch_size,
-                                    "query_runs": args.query_runs, "seed": args.seed})
+                                    "query_runs": args.query_runs, "seed": args.seed,
+                                    "rollup_days": args.rollup_days})
         log("PostgreSQL %(postgres_version)s, TimescaleDB %(timescaledb_version)s (%(timescaledb_license)s edition)" % info)
         for variant in VARIANTS:
             views = db.in_transaction(conn, db.clone_schema, args.schema, schemas[variant],
@@ -303,6 +309,12 @@ def run(args: argparse.Namespace) -> dict:
             result["compression"] = {"status": "unavailable",
                                      "reason": "not available: the %s edition of TimescaleDB has no compression "
                                                "(the Community edition, license 'timescale', has)" % info["timescaledb_license"]}
+        if rollups.enabled(args):
+            log("rollup section: %g days of 1-second samples" % args.rollup_days)
+            try:
+                result["rollups"] = rollups.run_section(conn, args, plant, hyper, info, log)
+            except FileNotFoundError as exc:
+                result["rollups"] = {"error": str(exc)}
         result["meta"]["duration_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
         return result
     finally:
