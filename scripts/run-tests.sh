@@ -50,6 +50,7 @@ if [[ " $stages " == *" lint "* ]]; then
   check "argument_specs match defaults" python3 scripts/check_argument_specs.py
   check "collection builds, holds the collection only, installs (roles by FQCN)" bash scripts/check-collection-build.sh
   check "ansible-test sanity (validate-modules)" bash scripts/ansible-test-sanity.sh
+  check "promtool check/test rules (monitoring alerts)" bash scripts/check-alert-rules.sh
 fi
 
 if [[ " $stages " == *" unit "* ]]; then
