@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 CONTAINER = "ms5-timescaledb"
 DATABASE = "factory_telemetry"
+
+# The MS5.0 hypertables ({table: time column}), from the collection's one list
+# (roles/_common/files/hypertables.yml).
+HYPERTABLES: dict[str, str] = {
+    entry["table"]: entry["time_column"]
+    for entry in yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "roles" / "_common" / "files" / "hypertables.yml").read_text(encoding="utf-8")
+    )
+}
 
 # Every user table (hypertables included, their chunks and extension tables not).
 USER_TABLES_SQL = """

@@ -1,10 +1,24 @@
 """Filters for the timescaledb role: memory sizes and PostgreSQL settings derived from them.
 
 ms5.factory_telemetry.timescaledb_parse_size
-    "4G" -> 4294967296. Docker/Compose size syntax (binary units, as in `docker run
-    --memory`): an integer or decimal number, an optional unit b, k, m, g, t (with an
-    optional i and/or b: "512M", "512MB", "512MiB", "1.5g"). Returns None when the value
-    is not a well-formed positive size, so a role can assert with its own message.
+    "4G" -> 4294967296. Docker/Compose size syntax, strictly (binary units, as in
+    `docker run --memory`): an integer or decimal number followed directly by an
+    optional unit b, k, m, g, t, p, the unit optionally followed by b or ib ("512M",
+    "512MB", "512MiB", "1.5g"); any case. No spaces anywhere: Docker itself reads
+    "4 GB" as 4G, but a size written two ways changes the compose file (and recreates
+    the container) for nothing, so only one spelling is accepted. An int is bytes.
+    Returns None when the value is not a well-formed positive size, so a role can
+    assert with its own message.
+
+ms5.factory_telemetry.timescaledb_scram_matches
+    True when a PostgreSQL password verifier (pg_authid.rolpassword,
+    "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>") was made from a
+    password, so the role can tell a converged password from one to set without
+    logging in or printing either.
+
+ms5.factory_telemetry.timescaledb_invalid_cidrs
+    The entries of a list that are not IPv4/IPv6 networks in CIDR notation
+    ("10.20.0.0/16", "fd00::/64"; host bits must be zero), for a role's assert.
 
 ms5.factory_telemetry.timescaledb_tuning
     PostgreSQL settings derived from a container memory limit (bytes), in the spirit of
@@ -15,12 +29,17 @@ ms5.factory_telemetry.timescaledb_tuning
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import ipaddress
 import re
+import unicodedata
 from typing import Any
 
 DOCUMENTATION = ""  # documented above and in roles/timescaledb/README.md
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp])?(i)?(b)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:([kmgtp])(i?b)?|(b))?", re.IGNORECASE)
 _UNIT_POWER = {None: 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 
 KB = 1024
@@ -36,13 +55,10 @@ def timescaledb_parse_size(value: Any) -> int | None:
         return value if value > 0 else None
     if not isinstance(value, str):
         return None
-    match = _SIZE_RE.match(value)
+    match = _SIZE_RE.fullmatch(value)
     if match is None:
         return None
-    number, unit, i_flag, b_flag = match.groups()
-    if i_flag and not unit:
-        # "5i" / "5ib" are not sizes.
-        return None
+    number, unit, _suffix, _bytes = match.groups()
     power = _UNIT_POWER[unit.lower() if unit else None]
     size = int(float(number) * (1024**power))
     return size if size > 0 else None
@@ -103,6 +119,53 @@ def timescaledb_tuning(
     }
 
 
+def timescaledb_scram_matches(verifier: Any, password: Any) -> bool:
+    """True when VERIFIER (SCRAM-SHA-256, as PostgreSQL stores it) matches PASSWORD.
+
+    Anything else (no verifier, an md5 hash, a malformed value) is False, so the
+    caller sets the password again (as scram-sha-256).
+    """
+    if not isinstance(verifier, str) or not isinstance(password, str):
+        return False
+    match = re.fullmatch(r"SCRAM-SHA-256\$([0-9]+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)", verifier)
+    if match is None:
+        return False
+    iterations, salt, stored_key, server_key = match.groups()
+    try:
+        salt_bytes = base64.b64decode(salt, validate=True)
+        stored = base64.b64decode(stored_key, validate=True)
+        server = base64.b64decode(server_key, validate=True)
+    except ValueError:
+        return False
+    # PostgreSQL applies SASLprep to the password; for ASCII passwords it is the
+    # identity, NFKC is its normalisation step for the rest.
+    prepared = password if password.isascii() else unicodedata.normalize("NFKC", password)
+    salted = hashlib.pbkdf2_hmac("sha256", prepared.encode("utf-8"), salt_bytes, int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), stored) and hmac.compare_digest(
+        hmac.new(salted, b"Server Key", hashlib.sha256).digest(), server)
+
+
+def timescaledb_invalid_cidrs(value: Any) -> list[Any]:
+    """Return the entries of VALUE that are not networks in CIDR notation.
+
+    An entry must be a string "ADDRESS/PREFIX" whose host bits are zero (what
+    pg_hba.conf means by it); a value that is not a list is returned whole.
+    """
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    bad: list[Any] = []
+    for entry in value:
+        if not isinstance(entry, str) or "/" not in entry or entry != entry.strip():
+            bad.append(entry)
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=True)
+        except ValueError:
+            bad.append(entry)
+    return bad
+
+
 def timescaledb_networks(value: Any) -> list[dict[str, Any]]:
     """Normalise timescaledb_extra_networks: each entry a network name or a mapping
     {name: NAME, aliases: [ALIAS, ...]}, returned as [{"name": ..., "aliases": [...]}].
@@ -131,4 +194,6 @@ class FilterModule:
             "timescaledb_parse_size": timescaledb_parse_size,
             "timescaledb_tuning": timescaledb_tuning,
             "timescaledb_networks": timescaledb_networks,
+            "timescaledb_invalid_cidrs": timescaledb_invalid_cidrs,
+            "timescaledb_scram_matches": timescaledb_scram_matches,
         }

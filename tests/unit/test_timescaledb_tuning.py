@@ -29,8 +29,9 @@ GB = 1024 * MB
         ("1024k", MB),
         ("2048", 2048),
         ("100b", 100),
-        (" 1G ", GB),
-        ("1 G", GB),
+        ("100B", 100),
+        ("2gb", 2 * GB),
+        ("1T", 1024 * GB),
         (1073741824, GB),
     ],
 )
@@ -40,7 +41,9 @@ def test_parse_size_accepts_docker_sizes(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "G", "4X", "4 GB extra", "-1G", "0", "0G", "4GG", "1e3", "5i", None, True, 0, -5, 4.0, ["4G"], "4,5G"],
+    ["", "G", "4X", "4 GB extra", "-1G", "0", "0G", "4GG", "1e3", "5i", None, True, 0, -5, 4.0, ["4G"], "4,5G",
+     # Docker's syntax strictly: no spaces, no unit without a number, no "i" without "b".
+     "4 GB", "4  GB", " 1G", "1G ", "1 G", "4\tG", "4Gi", "4bb", "4kbb", "4Kib ", "1.G", ".5G", "1.5.2G", "4B G", "4G\n"],
 )
 def test_parse_size_rejects_malformed(value):
     assert tuning.timescaledb_parse_size(value) is None
@@ -109,7 +112,8 @@ def test_tuning_rejects_bad_counts():
 
 def test_filter_module_exports():
     filters = tuning.FilterModule().filters()
-    assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning", "timescaledb_networks"}
+    assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning", "timescaledb_networks",
+                            "timescaledb_invalid_cidrs", "timescaledb_scram_matches"}
 
 
 def test_networks_names_and_mappings_normalised():
@@ -124,3 +128,42 @@ def test_networks_names_and_mappings_normalised():
 @pytest.mark.parametrize("entry", [{"name": "b", "alias": "postgres"}, {"aliases": ["x"]}, 3, {"name": "b", "aliases": "postgres"}])
 def test_networks_bad_entries_marked_invalid(entry):
     assert tuning.timescaledb_networks([entry]) == [{"name": None, "aliases": [], "invalid": entry}]
+
+
+@pytest.mark.parametrize("good", [[], ["10.20.0.0/16"], ["192.168.1.7/32", "fd00::/64"], ("172.30.0.0/16",)])
+def test_invalid_cidrs_accepts_networks(good):
+    assert tuning.timescaledb_invalid_cidrs(good) == []
+
+
+def test_invalid_cidrs_names_each_bad_entry():
+    entries = ["10.0.0.0/8", "10.0.0.1/8", "10.0.0.0", "all", "samenet", " 10.1.0.0/16", "300.1.0.0/16", 42, None]
+    assert tuning.timescaledb_invalid_cidrs(entries) == entries[1:]
+
+
+def test_invalid_cidrs_rejects_a_non_list():
+    assert tuning.timescaledb_invalid_cidrs("10.0.0.0/8") == ["10.0.0.0/8"]
+
+
+# Verifiers made by PostgreSQL 17 (CREATE ROLE ... PASSWORD ...) for test-only passwords.
+APP_VERIFIER = ("SCRAM-SHA-256$4096:Fu9qB9rfQdbNBNay//bmow==$QmwGbZtxMjT+RIMLc+qAkUQSk5XGpX27HDwdIrlL3qk="
+                ":EK+DyNK3QWcjXbEWNE7BC/z4V1Yzp3T3Y+mVlBKFY20=")
+UNICODE_VERIFIER = ("SCRAM-SHA-256$4096:Ss9VdJ0icLLIqX5xvQj4VQ==$jEp0pUYeIrlPLwbVRXGUcdMwEj9NKjL27Gd+RHGF7c0="
+                    ":Itb9GiOfgXsZvVcU/gAskDQK6SmH2+t2hbcIJQKZPhk=")
+
+
+def test_scram_matches_a_postgresql_verifier():
+    assert tuning.timescaledb_scram_matches(APP_VERIFIER, "molecule-app-pw-0001") is True
+    assert tuning.timescaledb_scram_matches(APP_VERIFIER, "molecule-app-pw-0002") is False
+
+
+def test_scram_matches_after_saslprep_normalisation():
+    # PostgreSQL prepared "pä-ﬁ-sswörd-12345" (with the "fi" ligature) as "pä-fi-sswörd-12345".
+    assert tuning.timescaledb_scram_matches(UNICODE_VERIFIER, "pä-ﬁ-sswörd-12345") is True
+    assert tuning.timescaledb_scram_matches(UNICODE_VERIFIER, "pä-fi-sswörd-12345") is True
+    assert tuning.timescaledb_scram_matches(UNICODE_VERIFIER, "pa-fi-ssword-12345") is False
+
+
+@pytest.mark.parametrize("verifier", [None, "", "md5" + "0" * 32, "SCRAM-SHA-256$4096:not base64!$x:y",
+                                      APP_VERIFIER.replace("SCRAM-SHA-256", "SCRAM-SHA-1"), 42])
+def test_scram_rejects_what_is_not_a_scram_verifier(verifier):
+    assert tuning.timescaledb_scram_matches(verifier, "molecule-app-pw-0001") is False

@@ -119,6 +119,19 @@ def test_alias_answers_on_the_extra_network(host):
     assert result.rc == 0, result.stdout + result.stderr
 
 
+def test_service_moved_from_the_legacy_project_name(host):
+    """prepare ran the service as project ms5-backend (the last release); converge moved it."""
+    before = json.loads(host.file("/root/ms5-molecule-prepare.json").content_string)
+    assert before["project"] == "ms5-backend"
+    labels = inspect(host)["Config"]["Labels"]
+    assert labels["com.docker.compose.project"] == "ms5-timescaledb"
+    assert labels["com.docker.compose.project.config_files"] == COMPOSE_FILE
+    legacy = host.check_output("docker ps -a -q --filter label=com.docker.compose.project=ms5-backend")
+    assert legacy == ""
+    assert host.run("docker network inspect ms5-backend_default").rc != 0, "the old project's network is left"
+    assert host.check_output("docker volume ls -q --filter name=ms5-timescaledb-data") == "ms5-timescaledb-data"
+
+
 def test_previous_compose_file_kept(host):
     previous = host.file(f"{COMPOSE_FILE}.previous")
     assert previous.exists
@@ -158,6 +171,67 @@ def test_port_published_on_loopback_only(host):
     if listening.rc == 0:  # iproute2 present: nothing on a non-loopback address
         for line in listening.stdout.splitlines():
             assert "127.0.0.1:5432" in line, line
+
+
+def test_client_authentication_from_the_role_file_only(sql):
+    """The server reads the role's pg_hba.conf, not the image's (with its "host all all all")."""
+    assert sql("SHOW hba_file") == [["/etc/ms5-timescaledb/pg_hba.conf"]]
+    rules = sql("SELECT type, array_to_string(database, ','), coalesce(address, ''), auth_method, coalesce(error, '') "
+                "FROM pg_hba_file_rules ORDER BY line_number")
+    assert all(r[4] == "" for r in rules), rules
+    host_rules = [r for r in rules if r[0] == "host"]
+    assert {r[2] for r in host_rules} == {"127.0.0.1", "::1", "samenet"}, host_rules
+    assert {r[3] for r in host_rules} == {"scram-sha-256"}
+    assert {(r[0], r[3]) for r in rules if r[0] == "local"} == {("local", "trust")}
+
+
+def _probe_startup(host, source: str, target: str) -> str:
+    """Open a PostgreSQL session to TARGET:5432 from the local address SOURCE ("-": any)
+    and return the server's first answer: "AUTH 10" (asks for a SCRAM password) or
+    "ERROR <code> <message>" (refused before any password)."""
+    script = (
+        "import socket, struct, sys\n"
+        "src, dst = sys.argv[1], sys.argv[2]\n"
+        "s = socket.socket()\n"
+        "s.bind((src, 0)) if src != '-' else None\n"
+        "s.settimeout(10)\n"
+        "s.connect((dst, 5432))\n"
+        "body = struct.pack('!I', 196608) + b'user\\x00ms5_app\\x00database\\x00factory_telemetry\\x00\\x00'\n"
+        "s.sendall(struct.pack('!I', len(body) + 4) + body)\n"
+        "kind = s.recv(1)\n"
+        "payload = s.recv(struct.unpack('!I', s.recv(4))[0] - 4)\n"
+        "if kind == b'R':\n"
+        "    print('AUTH', struct.unpack('!I', payload[:4])[0])\n"
+        "else:\n"
+        "    f = dict((x[:1].decode(), x[1:].decode()) for x in payload.split(b'\\x00') if x)\n"
+        "    print('ERROR', f.get('C'), f.get('M'))\n"
+    )
+    result = host.run(f"python3 -c {shlex.quote(script)} {shlex.quote(source)} {shlex.quote(target)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_password_logins_only_from_the_joined_networks(host):
+    """A host address on none of the service's networks is refused by pg_hba.conf; the
+    gateway of its default network (what the published port arrives from) is asked
+    for a SCRAM password."""
+    container_ip = inspect(host)["NetworkSettings"]["Networks"]["ms5-timescaledb_default"]["IPAddress"]
+    outside = host.check_output("ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -n1")
+    refused = _probe_startup(host, outside, container_ip)
+    assert refused.startswith("ERROR 28000 no pg_hba.conf entry for host") and outside in refused, refused
+    assert _probe_startup(host, "-", container_ip) == "AUTH 10"
+
+
+def test_password_login_from_a_container_on_the_extra_network(host, passwords):
+    """A backend on the extra network logs in under the alias `postgres` with its password."""
+    image = inspect(host)["Config"]["Image"]
+    script = "read -r PGPASSWORD; export PGPASSWORD; psql -X -At -h postgres -U ms5_app -d factory_telemetry -c 'SELECT current_user'"
+    result = host.run(
+        f"printf '%s\\n' {shlex.quote(passwords['timescaledb_app_password'])} | docker run --rm -i "
+        f"--network ms5-molecule-extra --entrypoint sh {shlex.quote(image)} -c {shlex.quote(script)}"
+    )
+    assert result.rc == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ms5_app"
 
 
 def test_extension_over_tcp_with_the_application_role(host, passwords):
@@ -239,3 +313,10 @@ def test_data_survives_compose_down_and_up(host, sql):
     assert wait_healthy(host) == "healthy"
     notes = {row[0] for row in sql("SELECT note FROM molecule_probe.readings")}
     assert {"written-in-prepare", "before-down"} <= notes
+
+
+def test_check_mode_on_converged_host_changes_nothing(check_mode_recap):
+    recap, output = check_mode_recap
+    assert recap["rc"] == 0, output[-3000:]
+    assert recap.get("changed", -1) == 0, output[-3000:]
+    assert recap.get("failed", -1) == 0, output[-3000:]
