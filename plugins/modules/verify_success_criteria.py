@@ -66,20 +66,20 @@ options:
   schema: {description: The application schema., type: str, default: factory_telemetry}
   ledger_table: {description: The migration ledger., type: str, default: ms5_migrations.schema_migrations}
   expected_migrations:
-    description: File names of the migrations that must be applied.
+    description: File names of the migrations that must be applied (needed by the C(structure) checks).
     type: list
     elements: str
-    required: true
+    default: []
   expected_hypertables:
-    description: Hypertables that must exist, as C(table) or C(table:time_column), in O(schema).
+    description: Hypertables that must exist, as C(table) or C(table:time_column), in O(schema) (needed by the C(structure) checks).
     type: list
     elements: str
-    required: true
+    default: []
   min_indexes: {description: Minimum number of indexes in O(schema)., type: int, default: 50}
-  setup_sql: {description: SQL run first in the transaction; must fill temporary table C(ms5_verify_metric(id)) with metric ids., type: str, required: true}
-  ingest_sql: {description: "Batched INSERT for metric_hist with one C(VALUES %s) placeholder for rows (metric_id, ts, value).", type: str, required: true}
-  readback_sql: {description: "Query returning the number of rows written by the ingest test; named args C(since) and C(until).", type: str, required: true}
-  sample_sql: {description: "SQL loading 1-second metric samples; named args C(since), C(until) and C(step_seconds).", type: str, required: true}
+  setup_sql: {description: "SQL run first in the transaction; must fill temporary table C(ms5_verify_metric(id)) with metric ids (C(data) checks).", type: str, default: ""}
+  ingest_sql: {description: "Batched INSERT for metric_hist with one C(VALUES %s) placeholder for rows (metric_id, ts, value) (C(data) checks).", type: str, default: ""}
+  readback_sql: {description: "Query returning the number of rows written by the ingest test; named args C(since) and C(until) (C(data) checks).", type: str, default: ""}
+  sample_sql: {description: "SQL loading 1-second metric samples; named args C(since), C(until) and C(step_seconds) (C(data) checks).", type: str, default: ""}
   sample_context_sql: {description: "SQL loading the rows dashboard views join to; named args C(since) and C(until).", type: str, default: ""}
   sample_metrics: {description: "Metric definitions setup_sql creates (named arg C(metrics)).", type: int, default: 20}
   queries_sql:
