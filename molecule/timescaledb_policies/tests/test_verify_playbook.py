@@ -91,8 +91,27 @@ def test_report_lists_failing_jobs_and_backups(host, failing_run):
     assert "backup criterion of verify.yml: FAIL (the newest verified backup must be younger than 26 h)" in out
 
 
+ROLLUPS = """
+SET ROLE ms5_owner;
+CREATE SCHEMA ms5_rollups;
+CREATE TABLE ms5_rollups.catalog (relation text PRIMARY KEY, source_table text NOT NULL, bucket interval NOT NULL);
+CREATE TABLE ms5_rollups.metric_1d (bucket date NOT NULL, metric_def_id bigint NOT NULL, avg_value double precision);
+INSERT INTO ms5_rollups.metric_1d SELECT current_date - g, 1, g FROM generate_series(1, 500) AS g;
+CREATE TABLE ms5_rollups.metric_1h (bucket timestamptz NOT NULL, metric_def_id bigint NOT NULL, avg_value double precision);
+SELECT create_hypertable('ms5_rollups.metric_1h', by_range('bucket', INTERVAL '7 days'));
+INSERT INTO ms5_rollups.metric_1h SELECT now() - make_interval(hours => g), 1, g FROM generate_series(1, 500) AS g;
+INSERT INTO ms5_rollups.catalog VALUES
+    ('ms5_rollups.metric_1d', 'factory_telemetry.metric_hist', '1 day'),
+    ('ms5_rollups.metric_1h', 'factory_telemetry.metric_hist', '1 hour'),
+    ('ms5_rollups.not_deployed', 'factory_telemetry.metric_hist', '1 week');
+"""
+
+
 def test_after_a_good_run_and_a_fresh_backup_verify_passes(host, sql, failing_run):
     assert host.run("systemctl start ms5-retention.service").rc == 0
+    # rollups as the rollups role lists them (a plain table and a hypertable; a listed
+    # relation that does not exist is skipped): their size is printed beside the storage
+    sql(ROLLUPS)
     install_status_probe(host, {"newest": backup_entry("b_fresh.dump", 600),
                                 "newest_verified": backup_entry("b_fresh.dump", 600), "last_attempt": None})
     sequences = sql(SEQUENCES)
@@ -108,6 +127,10 @@ def test_after_a_good_run_and_a_fresh_backup_verify_passes(host, sql, failing_ru
     assert found["storage per month (plan volume)"] == "PASS"
     assert re.search(r"100000 records/day x 30 days at \d+ B/row \(uncompressed, apache edition\)", out), out[-3000:]
     assert found["projected storage per month"] == "PASS"
+    m = re.search(r"rollups now [0-9.]+ [KMG]?i?B \(ms5_rollups\.metric_1d [0-9.]+ [KMG]?i?B, "
+                  r"ms5_rollups\.metric_1h [0-9.]+ [KMG]?i?B\)", out)
+    assert m, out[-3000:]
+    sql("DROP SCHEMA ms5_rollups CASCADE")
     # the sample was rolled back and the sequences it advanced put back
     assert re.search(r"sequences put back: [1-9]", out), out[-3000:]
     assert sql(SEQUENCES) == sequences
