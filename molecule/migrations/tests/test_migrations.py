@@ -233,6 +233,13 @@ def test_check_mode_on_the_migrated_database_changes_nothing(sql):
     assert rc == 0, out[-3000:]
     assert recap(out)["changed"] == 0, out[-3000:]
     assert "Check mode: 0 migration(s) would be applied; 9 already applied" in out
+    # a fresh host: nothing listens yet -> check mode says so instead of failing
+    rc, out = run_role(check=True, extra_vars={"migrations_db_port": 5499})
+    assert rc == 0, out[-3000:]
+    assert "Check mode: database factory_telemetry at 127.0.0.1:5499 is not reachable" in out
+    # a refused login is still an error in check mode
+    rc, out = run_role(check=True, extra_vars={"migrations_db_password": "wrong-password"})
+    assert rc != 0 and "password authentication failed" in out, out[-3000:]
     assert schema_snapshot(sql) == before
 
 
