@@ -34,12 +34,21 @@ def argument_spec(**options):
     return spec
 
 
+# A server that is not there (yet), as opposed to a refused login.
+UNREACHABLE = ("Connection refused", "could not connect to server", "timeout expired", "No route to host",
+               "could not translate host name")
+
+
 def connect(module, application_name,
-            fail_msg="cannot connect to database {db} at {host}:{port} as {user}: {error}"):
+            fail_msg="cannot connect to database {db} at {host}:{port} as {user}: {error}",
+            none_if_absent_in_check_mode=False):
     """Connect with the module's login options (autocommit off: the module commits).
 
     Fails the module with FAIL_MSG, which may name {db}, {host}, {port}, {user}
-    and {error} (never the password).
+    and {error} (never the password). With NONE_IF_ABSENT_IN_CHECK_MODE, check
+    mode against a server that does not listen yet (a fresh host, whose database
+    the timescaledb role did not really start) returns None instead of failing;
+    a refused login still fails.
     """
     ensure_required_libs(module)
     params = get_conn_params(module, module.params)
@@ -47,6 +56,8 @@ def connect(module, application_name,
     params.setdefault("application_name", application_name)
     conn, err = connect_to_db(module, params, autocommit=False, fail_on_conn=False)
     if conn is None:
+        if none_if_absent_in_check_mode and module.check_mode and any(s in str(err) for s in UNREACHABLE):
+            return None
         p = module.params
         module.fail_json(msg=fail_msg.format(
             db=p["login_db"], host=p["login_host"] or p["login_unix_socket"] or "localhost", port=p["login_port"],

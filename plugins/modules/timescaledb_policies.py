@@ -82,6 +82,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+database_absent:
+  description: True in check mode when the database does not listen yet (a fresh host); nothing else is returned then.
+  returned: when the database is absent in check mode
+  type: bool
 edition:
   description: TimescaleDB edition found (C(timescaledb.license)), C(apache) or C(timescale).
   returned: always
@@ -257,7 +261,11 @@ def main():
         entries = normalize_entries(params["hypertables"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    conn = connect(module, "ms5-timescaledb-policies")
+    conn = connect(module, "ms5-timescaledb-policies", none_if_absent_in_check_mode=True)
+    if conn is None:
+        module.exit_json(changed=False, database_absent=True,
+                         msg="check mode: database %s at %s:%s is not running yet; the policies would be converged "
+                             "on a real run" % (params["login_db"], params["login_host"], params["login_port"]))
 
     result = dict(changed=False, statements={}, summary=[], summary_lines=[], host_retention=[])
     done = []

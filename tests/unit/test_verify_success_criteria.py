@@ -190,3 +190,32 @@ def test_values_list_placeholders():
 
 def test_human_age():
     assert vsc.human_age(59) == "0 min" and vsc.human_age(7200) == "2.0 h" and vsc.human_age(3 * 86400) == "3.0 d"
+
+
+class FakeModule:
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+        self.params = {"login_db": "factory_telemetry", "login_host": "127.0.0.1", "login_unix_socket": "",
+                       "login_port": 5499, "login_user": "ms5_owner", "login_password": "secret"}
+
+    def fail_json(self, **kwargs):
+        raise SystemExit(kwargs["msg"])
+
+
+@pytest.mark.parametrize(("check_mode", "error", "outcome"), [
+    (True, 'connection to server at "127.0.0.1", port 5499 failed: Connection refused', None),
+    (False, 'connection to server at "127.0.0.1", port 5499 failed: Connection refused', "fail"),
+    (True, 'FATAL:  password authentication failed for user "ms5_owner"', "fail"),
+])
+def test_connect_in_check_mode_tolerates_only_an_absent_server(monkeypatch, check_mode, error, outcome):
+    monkeypatch.setattr(ms5_postgres, "ensure_required_libs", lambda module: None)
+    monkeypatch.setattr(ms5_postgres, "get_conn_params", lambda module, params: {})
+    monkeypatch.setattr(ms5_postgres, "connect_to_db", lambda module, params, autocommit, fail_on_conn: (None, error))
+    module = FakeModule(check_mode)
+    if outcome is None:
+        assert ms5_postgres.connect(module, "t", none_if_absent_in_check_mode=True) is None
+    else:
+        with pytest.raises(SystemExit) as exc:
+            ms5_postgres.connect(module, "t", none_if_absent_in_check_mode=True)
+        assert "cannot connect to database factory_telemetry at 127.0.0.1:5499 as ms5_owner" in str(exc.value)
+        assert "secret" not in str(exc.value)
