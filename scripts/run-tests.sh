@@ -48,6 +48,7 @@ if [[ " $stages " == *" lint "* ]]; then
   done
   check "argument_specs match defaults" python3 scripts/check_argument_specs.py
   check "collection builds and installs (roles by FQCN)" bash scripts/check-collection-build.sh
+  check "promtool check/test rules (monitoring alerts)" bash scripts/check-alert-rules.sh
 fi
 
 if [[ " $stages " == *" unit "* ]]; then

@@ -19,7 +19,7 @@ import platform
 import sys
 import time
 
-from . import datagen
+from . import datagen, scrape
 from .report import Progress, fmt_ms, fmt_ratio, format_table, human_bytes, human_count, rate, ratio
 
 VARIANTS = ("timescaledb", "plain")
@@ -81,6 +81,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     s.add_argument("--batch-size", type=int, default=1000, help="rows per INSERT statement")
     s.add_argument("--query-runs", type=int, default=10, help="timed runs per query (after one warm-up)")
     s.add_argument("--seed", type=int, default=1)
+    m = p.add_argument_group("scrape of the MS5 metrics (monitoring role)")
+    m.add_argument("--scrape-queries", default=scrape.DEFAULT_QUERIES,
+                   help="the exporter's queries file the monitoring role deployed (default %(default)s)")
+    m.add_argument("--scrape-url", default=scrape.DEFAULT_METRICS_URL,
+                   help="time whole scrapes of this /metrics URL too; '' to skip (default %(default)s)")
     o = p.add_argument_group("output")
     o.add_argument("--json", dest="json_path", help="also write the JSON report to this file")
     o.add_argument("--json-only", action="store_true", help="print only the JSON report on stdout")
@@ -151,6 +156,7 @@ def build_tables(result: dict) -> str:
             c["after_bytes_per_row"], 100 * c["saved"], c["chunks"]))
     else:
         out.append("compression of metric_hist: %s" % c.get("reason", "not measured"))
+    out.extend(["", scrape.format_section(result.get("scrape"), fmt_ms, format_table)])
     return "\n".join(out)
 
 
@@ -250,6 +256,14 @@ def run(args: argparse.Namespace) -> dict:
             entry["ratio_p50"] = ratio(entry["timescaledb"]["p50_ms"], entry["plain"]["p50_ms"])
             entry["ratio_p95"] = ratio(entry["timescaledb"]["p95_ms"], entry["plain"]["p95_ms"])
             result["queries"].append(entry)
+
+        ms5_queries = scrape.load_queries(args.scrape_queries)
+        if ms5_queries:
+            log("timing the monitoring role's %d MS5 queries and the exporter's scrape" % len(ms5_queries))
+            result["scrape"] = scrape.run(conn, ms5_queries, ["%s.metric_hist" % schemas["timescaledb"]],
+                                          args.query_runs, args.scrape_url or None)
+        else:
+            result["scrape"] = {"skipped": "no %s: apply the monitoring role first" % args.scrape_queries}
 
         with conn.cursor() as cur:
             tables = sorted(hyper)

@@ -1,0 +1,21 @@
+-- Preflight of the monitoring role (read only): what the exporter's objects need.
+-- One row of JSON: the owner role, the migration ledger, and for each table of
+-- monitoring_freshness_tables (named argument tables: a JSON array of {table, time_column})
+-- whether it is a hypertable and its first dimension is that column.
+SELECT json_build_object(
+  'owner_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %(owner)s),
+  'exporter_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %(exporter)s),
+  'ledger_exists', to_regclass('ms5_migrations.schema_migrations') IS NOT NULL,
+  'timescaledb', (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'),
+  'tables', (
+    SELECT coalesce(json_agg(json_build_object(
+      'table', t.item ->> 'table',
+      'time_column', t.item ->> 'time_column',
+      'hypertable', d.hypertable_name IS NOT NULL,
+      'dimension', d.column_name,
+      'column_type', d.column_type::text)), '[]'::json)
+    FROM jsonb_array_elements(%(tables)s::jsonb) AS t(item)
+    LEFT JOIN timescaledb_information.dimensions AS d
+      ON d.hypertable_schema || '.' || d.hypertable_name = t.item ->> 'table'
+     AND d.dimension_number = 1)
+) AS preflight
