@@ -340,6 +340,8 @@ def choose_api(functions: Any) -> Dict[str, Any]:
         "by_range": "by_range" in kinds,
         # add/remove_columnstore_policy are procedures (2.18+); trust pg_proc when it says otherwise
         "columnstore_call": "CALL" if kinds.get("add_columnstore_policy") in (None, "p") else "SELECT",
+        # A changed interval keeps its job (id, schedule tuning) through alter_job where it exists.
+        "alter_job": "alter_job" in kinds,
     }
 
 
@@ -432,6 +434,19 @@ def sql_remove_compression_policy(entry: Dict[str, Any], api: Dict[str, Any]) ->
 def sql_add_retention_policy(entry: Dict[str, Any]) -> str:
     return "SELECT add_retention_policy(%s, drop_after => INTERVAL %s)" % (
         regclass(entry), qliteral(entry["retention"]["drop_after"]["text"]))
+
+
+def sql_alter_policy_interval(job_id: int, key: str, interval_text: str) -> str:
+    """Change one interval of a policy job's config in place (alter_job keeps the job's id and schedule).
+
+    ``key`` is ``drop_after`` (retention) or ``compress_after`` (compression,
+    also under the columnstore API).
+    """
+    if key not in ("drop_after", "compress_after"):
+        raise PolicyError("unknown policy config key %r" % key)
+    return ("SELECT alter_job(j.job_id, config => jsonb_set(j.config, %s, to_jsonb(INTERVAL %s))) "
+            "FROM timescaledb_information.jobs AS j WHERE j.job_id = %d"
+            % (qliteral("{%s}" % key), qliteral(interval_text), int(job_id)))
 
 
 def sql_remove_retention_policy(entry: Dict[str, Any]) -> str:
@@ -543,11 +558,11 @@ def plan_table(entry: Dict[str, Any], current: Dict[str, Any], ctx: Dict[str, An
             )
             if settings_differ:
                 statements.append(sql_compression_settings(entry, api))
-            policy_differs = (
-                len(current.get("compression_job_ids") or []) != 1
-                or not same_interval(current.get("compression_after_seconds"), comp["after"]["seconds"])
-            )
-            if policy_differs:
+            jobs = current.get("compression_job_ids") or []
+            if len(jobs) == 1 and not same_interval(current.get("compression_after_seconds"), comp["after"]["seconds"]) \
+                    and api.get("alter_job") and current.get("compression_after_seconds") is not None:
+                statements.append(sql_alter_policy_interval(jobs[0], "compress_after", comp["after"]["text"]))
+            elif len(jobs) != 1 or not same_interval(current.get("compression_after_seconds"), comp["after"]["seconds"]):
                 if has_policy:
                     statements.append(sql_remove_compression_policy(entry, api))
                 statements.append(sql_add_compression_policy(entry, api))
@@ -577,8 +592,11 @@ def plan_table(entry: Dict[str, Any], current: Dict[str, Any], ctx: Dict[str, An
     has_ret_policy = bool(current.get("retention_job_ids"))
     if mechanism == "job":
         if ret:
-            if (len(current.get("retention_job_ids") or []) != 1
-                    or not same_interval(current.get("retention_after_seconds"), ret["drop_after"]["seconds"])):
+            jobs = current.get("retention_job_ids") or []
+            differs = not same_interval(current.get("retention_after_seconds"), ret["drop_after"]["seconds"])
+            if len(jobs) == 1 and differs and api.get("alter_job") and current.get("retention_after_seconds") is not None:
+                statements.append(sql_alter_policy_interval(jobs[0], "drop_after", ret["drop_after"]["text"]))
+            elif len(jobs) != 1 or differs:
                 if has_ret_policy:
                     statements.append(sql_remove_retention_policy(entry))
                 statements.append(sql_add_retention_policy(entry))

@@ -49,30 +49,20 @@ options:
     description: Path of the host retention config, read (never written) to report the current state.
     type: path
     default: /etc/ms5/retention.conf
-  login_host:
-    description: Database host.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Database port.
-    type: int
-    default: 5432
-  login_user:
-    description: Role to connect as (the owner of the tables).
-    type: str
-    required: true
-  login_password:
-    description: Its password.
-    type: str
-    required: true
-    no_log: true
   login_db:
     description: Database name.
     type: str
     required: true
     aliases: [db]
+extends_documentation_fragment:
+  - community.postgresql.postgres
+notes:
+  - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
+    action group C(ms5.factory_telemetry.postgresql), which extends C(community.postgresql.all), so one
+    C(module_defaults) entry sets the login for it and every community.postgresql task.
+  - Connect as the role that owns the tables (C(timescaledb_owner_role)).
 requirements:
-  - psycopg2 (python3-psycopg2) on the managed host
+  - psycopg2 (python3-psycopg2) or psycopg 3 on the managed host
 author:
   - MS5.0 infrastructure team
 """
@@ -92,6 +82,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+database_absent:
+  description: True in check mode when the database does not listen yet (a fresh host); nothing else is returned then.
+  returned: when the database is absent in check mode
+  type: bool
 edition:
   description: TimescaleDB edition found (C(timescaledb.license)), C(apache) or C(timescale).
   returned: always
@@ -127,18 +121,14 @@ summary_lines:
 """
 
 import os
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import psycopg2
-except ImportError:  # pragma: no cover - reported by the module
-    psycopg2 = None
-    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
-else:
-    PSYCOPG2_IMPORT_ERROR = None
-
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ms5.factory_telemetry.plugins.module_utils.ms5_postgres import (
+    DatabaseError,
+    argument_spec,
+    connect,
+    cursor,
+)
 from ansible_collections.ms5.factory_telemetry.plugins.module_utils.timescaledb_policies import (
     PolicyError,
     choose_api,
@@ -156,7 +146,7 @@ _API_FUNCTIONS = [
     "add_columnstore_policy", "remove_columnstore_policy",
     "add_compression_policy", "remove_compression_policy",
     "add_retention_policy", "remove_retention_policy",
-    "by_range", "create_hypertable", "set_chunk_time_interval", "drop_chunks",
+    "by_range", "create_hypertable", "set_chunk_time_interval", "drop_chunks", "alter_job",
 ]
 
 
@@ -258,16 +248,11 @@ def read_host_retention(path):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=argument_spec(
             hypertables=dict(type="list", elements="dict", required=True),
             retention_mechanism=dict(type="str", choices=["auto", "job", "host"], default="auto"),
             require_compression=dict(type="bool", default=False),
             host_retention_config=dict(type="path", default="/etc/ms5/retention.conf"),
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=5432),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", required=True, no_log=True),
-            login_db=dict(type="str", required=True, aliases=["db"]),
         ),
         supports_check_mode=True,
     )
@@ -276,23 +261,17 @@ def main():
         entries = normalize_entries(params["hypertables"])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    if psycopg2 is None:
-        module.fail_json(msg=missing_required_lib("psycopg2 (python3-psycopg2)"), exception=PSYCOPG2_IMPORT_ERROR)
-
-    try:
-        conn = psycopg2.connect(host=params["login_host"], port=params["login_port"], dbname=params["login_db"],
-                                user=params["login_user"], password=params["login_password"],
-                                connect_timeout=15, application_name="ms5-timescaledb-policies")
-    except psycopg2.Error as exc:
-        module.fail_json(msg="cannot connect to database %s at %s:%s as %s: %s"
-                         % (params["login_db"], params["login_host"], params["login_port"], params["login_user"],
-                            str(exc).strip()))
+    conn = connect(module, "ms5-timescaledb-policies", none_if_absent_in_check_mode=True)
+    if conn is None:
+        module.exit_json(changed=False, database_absent=True,
+                         msg="check mode: database %s at %s:%s is not running yet; the policies would be converged "
+                             "on a real run" % (params["login_db"], params["login_host"], params["login_port"]))
 
     result = dict(changed=False, statements={}, summary=[], summary_lines=[], host_retention=[])
     done = []
     try:
         # Phase 1: read everything and decide, changing nothing.
-        with conn.cursor() as cur:
+        with cursor(conn) as cur:
             server = read_server(cur)
             api = choose_api(server["functions"])
             mechanism = retention_mechanism(params["retention_mechanism"], server["edition"])
@@ -328,11 +307,11 @@ def main():
                           "before": plan["before"], "after": plan["after"]})
             if module.check_mode:
                 continue
-            with conn.cursor() as cur:
+            with cursor(conn) as cur:
                 for statement in plan["statements"]:
                     try:
                         cur.execute(statement)
-                    except psycopg2.Error as exc:
+                    except DatabaseError as exc:
                         conn.rollback()
                         module.fail_json(
                             msg="%s: %s failed: %s" % (entry["name"], statement, str(exc).strip()),
@@ -345,7 +324,7 @@ def main():
             result["diff"] = diffs
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg="database error: %s" % str(exc).strip(), tables_changed=done)
     finally:
         conn.close()

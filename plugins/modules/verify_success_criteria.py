@@ -21,30 +21,65 @@ description:
 version_added: 0.1.0
 author: MS5.0 infrastructure team
 requirements:
-  - psycopg2 on the target host
+  - psycopg2 (python3-psycopg2) or psycopg 3 on the target host
+extends_documentation_fragment:
+  - community.postgresql.postgres
+notes:
+  - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
+    action group C(ms5.factory_telemetry.postgresql). Log in as the owner role (the checks write sample data that is
+    rolled back).
 options:
-  login_host: {description: Database host., type: str, default: 127.0.0.1}
-  login_port: {description: Database port., type: int, default: 5432}
-  login_db: {description: Database name., type: str, default: factory_telemetry}
-  login_user: {description: Login role (the owner role)., type: str, required: true}
-  login_password: {description: Its password., type: str, required: true}
+  login_db: {description: Database name., type: str, required: true, aliases: [db]}
+  checks:
+    description:
+      - Which groups of criteria to run. C(structure) (migrations, TimescaleDB, hypertables, indexes), C(data)
+        (ingest, dashboard queries, compression and storage, all on rolled-back sample data), C(jobs) (job health)
+        and C(backups) (age of the newest verified backup). The deployment report runs C(jobs) and C(backups) only.
+    type: list
+    elements: str
+    choices: [structure, data, jobs, backups]
+    default: [structure, data, jobs, backups]
+  status_dir:
+    description: Directory of the host jobs' status files (C(<job>.json), see docs/CONVENTIONS.md).
+    type: path
+    default: /var/lib/ms5/status
+  backup_program:
+    description: The backup role's program; C(<program> --status) reports the newest and the newest verified backup.
+    type: path
+    default: /usr/local/sbin/ms5-backup
+  backup_max_age_hours:
+    description: The newest verified backup must be younger than this; 0 turns the criterion off (N/A).
+    type: float
+    default: 26
+  storage_records_per_day:
+    description: The plan's typical volume, metric samples a day, for the storage criterion.
+    type: int
+    default: 100000
+  storage_max_bytes_per_month:
+    description: The plan's storage budget for a month of O(storage_records_per_day) (compressed where measured).
+    type: int
+    default: 1000000000
+  rollups_catalog:
+    description: Catalog of rollup relations (columns C(relation), C(source_table), C(bucket)); their size is printed when it exists.
+    type: str
+    default: ms5_rollups.catalog
   schema: {description: The application schema., type: str, default: factory_telemetry}
   ledger_table: {description: The migration ledger., type: str, default: ms5_migrations.schema_migrations}
   expected_migrations:
-    description: File names of the migrations that must be applied.
+    description: File names of the migrations that must be applied (needed by the C(structure) checks).
     type: list
     elements: str
-    required: true
+    default: []
   expected_hypertables:
-    description: Hypertables that must exist, as C(table) or C(table:time_column), in O(schema).
+    description: Hypertables that must exist, as C(table) or C(table:time_column), in O(schema) (needed by the C(structure) checks).
     type: list
     elements: str
-    required: true
+    default: []
   min_indexes: {description: Minimum number of indexes in O(schema)., type: int, default: 50}
-  setup_sql: {description: SQL run first in the transaction; must fill temporary table C(ms5_verify_metric(id)) with metric ids., type: str, required: true}
-  ingest_sql: {description: "Batched INSERT for metric_hist with one C(VALUES %s) placeholder for rows (metric_id, ts, value).", type: str, required: true}
-  readback_sql: {description: "Query returning the number of rows written by the ingest test; named args C(since) and C(until).", type: str, required: true}
-  sample_sql: {description: "SQL loading 1-second metric samples; named args C(since), C(until) and C(step_seconds).", type: str, required: true}
+  setup_sql: {description: "SQL run first in the transaction; must fill temporary table C(ms5_verify_metric(id)) with metric ids (C(data) checks).", type: str, default: ""}
+  ingest_sql: {description: "Batched INSERT for metric_hist with one C(VALUES %s) placeholder for rows (metric_id, ts, value) (C(data) checks).", type: str, default: ""}
+  readback_sql: {description: "Query returning the number of rows written by the ingest test; named args C(since) and C(until) (C(data) checks).", type: str, default: ""}
+  sample_sql: {description: "SQL loading 1-second metric samples; named args C(since), C(until) and C(step_seconds) (C(data) checks).", type: str, default: ""}
   sample_context_sql: {description: "SQL loading the rows dashboard views join to; named args C(since) and C(until).", type: str, default: ""}
   sample_metrics: {description: "Metric definitions setup_sql creates (named arg C(metrics)).", type: int, default: 20}
   queries_sql:
@@ -104,25 +139,70 @@ measurements:
 """
 
 import datetime
+import glob
+import json
 import math
+import os
 import time
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import psycopg2
-    import psycopg2.extras
-    HAS_PSYCOPG2 = True
-    PSYCOPG2_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover - depends on the host
-    HAS_PSYCOPG2 = False
-    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ms5.factory_telemetry.plugins.module_utils.ms5_postgres import (
+    DatabaseError,
+    argument_spec,
+    connect,
+    cursor,
+    values_list,
+)
 
 PASS = "pass"
 FAIL = "fail"
 NA = "n/a"
 SECONDS_PER_MONTH = 30 * 86400
+CHECKS = ("structure", "data", "jobs", "backups")
+
+# Every TimescaleDB job with its last run (Community: all must have succeeded).
+JOB_STATS_SQL = (
+    "SELECT j.job_id, j.application_name, j.proc_name, coalesce(j.hypertable_name, ''), "
+    "coalesce(s.last_run_status, ''), s.last_run_started_at, coalesce(s.total_failures, 0) "
+    "FROM timescaledb_information.jobs AS j "
+    "LEFT JOIN timescaledb_information.job_stats AS s ON s.job_id = j.job_id "
+    "WHERE j.scheduled ORDER BY j.job_id")
+
+# Compression of the sample's own chunks only: real data compressed by the policy
+# must not count (issue 11, point 6).
+SAMPLE_COMPRESSION_SQL = (
+    "SELECT coalesce(sum(before_compression_total_bytes), 0), coalesce(sum(after_compression_total_bytes), 0), "
+    "count(*) FROM chunk_compression_stats(%s) "
+    "WHERE compression_status = 'Compressed' AND format('%%I.%%I', chunk_schema, chunk_name) = ANY(%s)")
+
+# Sequences of the schema: the sample's inserts advance them and a rollback does
+# not take that back; the module puts them back afterwards.
+SEQUENCES_SQL = (
+    "SELECT format('%%I.%%I', n.nspname, c.relname), pg_sequence_last_value(c.oid) "
+    "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE c.relkind = 'S' AND n.nspname = %s ORDER BY 1")
+
+# Put a sequence back to where it was, unless someone else used it meanwhile
+# (then its current value is not the one the sample left, and it is left alone).
+RESTORE_SEQUENCE_SQL = (
+    "SELECT CASE WHEN pg_sequence_last_value(%(seq)s::regclass) IS NOT DISTINCT FROM %(ended)s::bigint "
+    "THEN CASE WHEN %(before)s::bigint IS NULL "
+    "THEN setval(%(seq)s::regclass, (SELECT seqmin FROM pg_sequence WHERE seqrelid = %(seq)s::regclass), false) "
+    "ELSE setval(%(seq)s::regclass, %(before)s::bigint, true) END END IS NOT NULL")
+
+# Size of the rollup relations listed in the rollups catalog (continuous
+# aggregates by their materialization hypertable, hypertables by hypertable_size,
+# anything else by pg_total_relation_size). Run only when the catalog exists.
+ROLLUP_SIZES_SQL = (
+    "SELECT r.relation, coalesce("
+    " (SELECT hypertable_size(format('%%I.%%I', ca.materialization_hypertable_schema,"
+    "  ca.materialization_hypertable_name)::regclass)"
+    "  FROM timescaledb_information.continuous_aggregates AS ca"
+    "  WHERE format('%%I.%%I', ca.view_schema, ca.view_name)::regclass = to_regclass(r.relation)),"
+    " (SELECT hypertable_size(to_regclass(r.relation)) FROM timescaledb_information.hypertables AS h"
+    "  WHERE format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass = to_regclass(r.relation)),"
+    " pg_total_relation_size(to_regclass(r.relation)), 0) "
+    "FROM %s AS r WHERE to_regclass(r.relation) IS NOT NULL ORDER BY 1")
 
 
 def percentile(values, pct):
@@ -216,12 +296,89 @@ def ingest_rows(metric_ids, start, count):
     return rows
 
 
+def job_health(db_jobs, status_files, license_):
+    """Judge every job: TimescaleDB's (rows of JOB_STATS_SQL) and the host jobs' status files.
+
+    ``status_files``: {job: parsed JSON or None when unreadable}. Returns
+    (failing, never_ran, ok) lists of one-line descriptions. On the Apache
+    edition TimescaleDB's own job 3 (job history retention) fails every run with
+    a license error: expected there, and ignored.
+    """
+    failing, never, ok = [], [], []
+    for job_id, app, proc, table, status, started, failures in db_jobs:
+        label = "TimescaleDB job %s %s%s" % (job_id, proc or app, (" on %s" % table) if table else "")
+        if license_ != "timescale" and int(job_id) == 3:
+            continue
+        if not status:
+            never.append(label)
+        elif status.lower() == "success":
+            ok.append(label)
+        else:
+            failing.append("%s: last run %s at %s (%s failure(s) in all)" % (label, status, started, failures))
+    for job, data in sorted(status_files.items()):
+        label = "host job %s" % job
+        if not isinstance(data, dict):
+            failing.append("%s: status file unreadable" % label)
+        elif data.get("ok") is True:
+            ok.append(label)
+        else:
+            failing.append("%s: last run failed at %s (exit %s, %s consecutive failure(s)): %s" % (
+                label, data.get("finished_at", "?"), data.get("exit_code", "?"),
+                data.get("consecutive_failures", "?"), data.get("message", "")))
+    return failing, never, ok
+
+
+def read_status_files(directory):
+    """{job: parsed status file or None} for every <job>.json in DIRECTORY (missing directory: {})."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+        job = os.path.basename(path)[:-len(".json")]
+        try:
+            with open(path) as handle:
+                found[job] = json.load(handle)
+        except (OSError, ValueError):
+            found[job] = None
+    return found
+
+
+def backup_judgement(status, max_age_hours):
+    """(status, value, detail) of the newest-verified-backup criterion from ``ms5-backup --status``."""
+    threshold = "verified backup younger than %g h" % max_age_hours
+    if not max_age_hours:
+        return NA, "-", "verify_backup_max_age_hours is 0: not checked"
+    if status is None:
+        return FAIL, "no backup program", "the backup role's program is not installed: no backup is taken"
+    newest = status.get("newest")
+    verified = status.get("newest_verified")
+    extra = ""
+    if newest and (not verified or newest.get("file") != verified.get("file")):
+        extra = "; newest backup %s (%s), not verified" % (newest.get("file"), human_age(newest.get("age_seconds")))
+    if not verified:
+        return FAIL, "none verified", "no backup has passed a test restore" + extra
+    age = float(verified.get("age_seconds") or 0)
+    detail = "%s (%s, %s)%s" % (verified.get("file"), verified.get("kind"), (verified.get("verified") or {}).get(
+        "level", "verified"), extra)
+    return (PASS if age < max_age_hours * 3600 else FAIL), human_age(age), detail
+
+
+def human_age(seconds):
+    """3700 -> '1.0 h', 200000 -> '2.3 d'."""
+    if seconds is None:
+        return "?"
+    seconds = float(seconds)
+    if seconds < 3600:
+        return "%d min" % (seconds // 60)
+    if seconds < 2 * 86400:
+        return "%.1f h" % (seconds / 3600)
+    return "%.1f d" % (seconds / 86400)
+
+
 class Checker(object):
     def __init__(self, module, conn):
         self.module = module
         self.p = module.params
         self.conn = conn
-        self.cur = conn.cursor()
+        self.cur = cursor(conn)
         self.criteria = []
         self.m = {}
 
@@ -295,8 +452,14 @@ class Checker(object):
         self.m["sample_metrics"] = len(ids)
         start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(days=1)
         data = ingest_rows(ids, start, self.p["ingest_rows"])
+        batch = self.p["ingest_batch_size"]
+        statements = []
+        for i in range(0, len(data), batch):
+            placeholders, args = values_list(data[i:i + batch], 3)
+            statements.append((self.p["ingest_sql"].replace("%s", placeholders, 1), args))
         t0 = time.perf_counter()
-        psycopg2.extras.execute_values(self.cur, self.p["ingest_sql"], data, page_size=self.p["ingest_batch_size"])
+        for sql, args in statements:
+            self.cur.execute(sql, args)
         elapsed = time.perf_counter() - t0
         rate = len(data) / elapsed if elapsed > 0 else float("inf")
         until = data[-1][1] + datetime.timedelta(seconds=1)
@@ -338,7 +501,7 @@ class Checker(object):
                     self.cur.fetchall()
                     if i:  # the first run warms the cache
                         runs.append((time.perf_counter() - t) * 1000.0)
-            except psycopg2.Error as exc:
+            except DatabaseError as exc:
                 self.cur.execute("ROLLBACK TO SAVEPOINT q")
                 timings[q["name"]] = {"error": str(exc).strip()}
                 slow.append("%s (error: %s)" % (q["name"], str(exc).strip().splitlines()[0]))
@@ -370,8 +533,8 @@ class Checker(object):
         chunk_names = [c[0] for c in chunks]
         before = sum(self.scalar("SELECT pg_total_relation_size(%s::regclass)", (c,)) for c in chunk_names) if chunk_names else 0
         per_row = float(before) / loaded if loaded else 0.0
-        self.m.update(storage_sample_rows=loaded, bytes_per_row=round(per_row, 1))
-        license_ = self.m.get("timescaledb_license")
+        self.m.update(storage_sample_rows=loaded, storage_sample_chunks=len(chunk_names), bytes_per_row=round(per_row, 1))
+        license_ = self.m.get("timescaledb_license") or self.scalar("SELECT current_setting('timescaledb.license', true)")
         enabled = self.scalar(
             "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_schema = %s AND hypertable_name = %s",
             (schema, table))
@@ -383,37 +546,102 @@ class Checker(object):
             self.add("compression", FAIL, "not enabled", "> %d%% saved" % (self.p["compression_min_ratio"] * 100),
                      "compression is not enabled on %s (see timescaledb_policies_hypertables)" % table)
         else:
-            self.cur.execute("SAVEPOINT c")
             for c in chunk_names:
                 self.cur.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => true)", (c,))
-            stats = self.rows(
-                "SELECT coalesce(sum(before_compression_total_bytes), 0), coalesce(sum(after_compression_total_bytes), 0) "
-                "FROM chunk_compression_stats(%s) WHERE compression_status = 'Compressed'",
-                ("%s.%s" % (schema, table),))
-            b, a = stats[0]
+            b, a, n = self.rows(SAMPLE_COMPRESSION_SQL, ("%s.%s" % (schema, table), chunk_names))[0]
             saved = compression_savings(b, a)
             per_row_compressed = float(a) / loaded if loaded else None
-            self.m.update(compression_before_bytes=int(b), compression_after_bytes=int(a),
+            self.m.update(compression_before_bytes=int(b), compression_after_bytes=int(a), compression_chunks=int(n),
                           compression_saved=None if saved is None else round(saved, 3))
             self.add("compression", PASS if saved is not None and saved > self.p["compression_min_ratio"] else FAIL,
                      "%s saved" % ("-" if saved is None else "%.0f%%" % (saved * 100)),
                      "> %d%%" % (self.p["compression_min_ratio"] * 100),
-                     "%s -> %s over %d sample rows" % (human_bytes(b), human_bytes(a), loaded))
+                     "%s -> %s over the sample's own %d chunk(s), %d rows" % (human_bytes(b), human_bytes(a), n, loaded))
         plant = dict(self.p["plant"] or {})
         for key, default in (("lines", 2), ("equipment_per_line", 5), ("metrics_per_equipment", 20), ("sample_interval_seconds", 1)):
             if plant.get(key) is None:
                 plant[key] = default
+        stored_per_row = per_row_compressed if per_row_compressed is not None else per_row
+        how = "compressed" if per_row_compressed is not None else "uncompressed, %s edition" % license_
         monthly = rows_per_month(plant)
-        projected = monthly * per_row
+        plan_rows = int(self.p["storage_records_per_day"]) * 30
+        plan_bytes = plan_rows * stored_per_row
+        budget = int(self.p["storage_max_bytes_per_month"])
+        rollups = self.rollup_sizes()
+        self.m.update(projected_rows_per_month=monthly, projected_bytes_per_month=int(monthly * per_row),
+                      projected_bytes_per_month_compressed=None if per_row_compressed is None else int(monthly * per_row_compressed),
+                      plan_rows_per_month=plan_rows, plan_bytes_per_month=int(plan_bytes), storage_budget_bytes=budget,
+                      rollup_bytes=rollups)
+        rollup_text = ("; rollups now %s (%s)" % (human_bytes(sum(rollups.values())), ", ".join(
+            "%s %s" % (k, human_bytes(v)) for k, v in sorted(rollups.items())))) if rollups else ""
+        self.add("storage per month (plan volume)", PASS if loaded and plan_bytes < budget else FAIL,
+                 human_bytes(plan_bytes), "< %s" % human_bytes(budget),
+                 "%d records/day x 30 days at %.0f B/row (%s)%s" % (
+                     self.p["storage_records_per_day"], stored_per_row, how, rollup_text))
         detail = "%d lines x %d equipment x %d metrics every %gs = %d rows/month at %.0f B/row" % (
             plant["lines"], plant["equipment_per_line"], plant["metrics_per_equipment"],
             plant["sample_interval_seconds"], monthly, per_row)
-        value = human_bytes(projected)
+        value = human_bytes(monthly * per_row)
         if per_row_compressed is not None:
             value += " (%s compressed)" % human_bytes(monthly * per_row_compressed)
-        self.m.update(projected_rows_per_month=monthly, projected_bytes_per_month=int(projected),
-                      projected_bytes_per_month_compressed=None if per_row_compressed is None else int(monthly * per_row_compressed))
         self.add("projected storage per month", PASS if loaded else FAIL, value, "informational", detail)
+
+    def rollup_sizes(self):
+        """{relation: bytes} of the rollups catalog, {} when there is none."""
+        catalog = self.p["rollups_catalog"]
+        if not catalog or not self.scalar("SELECT to_regclass(%s) IS NOT NULL", (catalog,)):
+            return {}
+        name = self.scalar("SELECT to_regclass(%s)::text", (catalog,))
+        return dict((r[0], int(r[1])) for r in self.rows(ROLLUP_SIZES_SQL % name))
+
+    # Jobs and backups ------------------------------------------------------------
+    def check_jobs(self):
+        license_ = self.m.get("timescaledb_license") or self.scalar("SELECT current_setting('timescaledb.license', true)")
+        db_jobs = self.rows(JOB_STATS_SQL) if self.scalar(
+            "SELECT to_regclass('timescaledb_information.job_stats') IS NOT NULL") else []
+        status = read_status_files(self.p["status_dir"])
+        failing, never, ok = job_health(db_jobs, status, license_)
+        self.m.update(jobs_failing=failing, jobs_never_ran=never, jobs_ok=ok)
+        detail = ("failing: " + "; ".join(failing)) if failing else "%d ok%s" % (
+            len(ok), (", never ran yet: " + ", ".join(never)) if never else "")
+        self.add("job health", FAIL if failing else PASS, "%d failing of %d" % (len(failing), len(failing) + len(ok)),
+                 "every job's last run succeeded", detail)
+
+    def check_backups(self):
+        status = None
+        program = self.p["backup_program"]
+        if os.path.exists(program):
+            rc, out, err = self.module.run_command([program, "--status"])
+            if rc != 0:
+                self.add("newest verified backup", FAIL, "unknown", "-",
+                         "%s --status exited %d: %s" % (program, rc, (err or out).strip()[-300:]))
+                return
+            try:
+                status = json.loads(out)
+            except ValueError:
+                self.add("newest verified backup", FAIL, "unknown", "-", "%s --status printed no JSON" % program)
+                return
+        self.m["backups"] = status
+        result, value, detail = backup_judgement(status, self.p["backup_max_age_hours"])
+        self.add("newest verified backup", result, value,
+                 "younger than %g h" % self.p["backup_max_age_hours"] if self.p["backup_max_age_hours"] else "-", detail)
+
+    # Sequences ----------------------------------------------------------------------
+    def sequences(self):
+        return dict((r[0], r[1]) for r in self.rows(SEQUENCES_SQL, (self.p["schema"],)))
+
+
+def restore_sequences(conn, before, ended):
+    """Put back every sequence the sample advanced (after the rollback). Returns (restored, left alone)."""
+    restored, left = [], []
+    cur = cursor(conn)
+    for seq, value in sorted(ended.items()):
+        if seq not in before or before[seq] == value:
+            continue
+        cur.execute(RESTORE_SEQUENCE_SQL, {"seq": seq, "before": before[seq], "ended": value})
+        (restored if cur.fetchone()[0] else left).append(seq)
+    conn.commit()
+    return restored, left
 
 
 def main():
@@ -424,21 +652,17 @@ def main():
         sample_interval_seconds=dict(type="float", default=1),
     )
     module = AnsibleModule(
-        argument_spec=dict(
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=5432),
-            login_db=dict(type="str", default="factory_telemetry"),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", required=True, no_log=True),
+        argument_spec=argument_spec(
+            checks=dict(type="list", elements="str", choices=list(CHECKS), default=list(CHECKS)),
             schema=dict(type="str", default="factory_telemetry"),
             ledger_table=dict(type="str", default="ms5_migrations.schema_migrations"),
-            expected_migrations=dict(type="list", elements="str", required=True),
-            expected_hypertables=dict(type="list", elements="str", required=True),
+            expected_migrations=dict(type="list", elements="str", default=[]),
+            expected_hypertables=dict(type="list", elements="str", default=[]),
             min_indexes=dict(type="int", default=50),
-            setup_sql=dict(type="str", required=True),
-            ingest_sql=dict(type="str", required=True),
-            readback_sql=dict(type="str", required=True),
-            sample_sql=dict(type="str", required=True),
+            setup_sql=dict(type="str", default=""),
+            ingest_sql=dict(type="str", default=""),
+            readback_sql=dict(type="str", default=""),
+            sample_sql=dict(type="str", default=""),
             sample_context_sql=dict(type="str", default=""),
             sample_metrics=dict(type="int", default=20),
             queries_sql=dict(type="str", default=""),
@@ -452,44 +676,70 @@ def main():
             compression_min_ratio=dict(type="float", default=0.7),
             compression_table=dict(type="str", default="metric_hist"),
             plant=dict(type="dict", default={}, options=plant_spec),
+            status_dir=dict(type="path", default="/var/lib/ms5/status"),
+            backup_program=dict(type="path", default="/usr/local/sbin/ms5-backup"),
+            backup_max_age_hours=dict(type="float", default=26),
+            storage_records_per_day=dict(type="int", default=100000),
+            storage_max_bytes_per_month=dict(type="int", default=1000000000),
+            rollups_catalog=dict(type="str", default="ms5_rollups.catalog"),
         ),
         supports_check_mode=True,
     )
-    if not HAS_PSYCOPG2:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=PSYCOPG2_IMPORT_ERROR)
     p = module.params
-    try:
-        parse_named_queries(p["queries_sql"])
-    except ValueError as exc:
-        module.fail_json(msg="queries_sql: %s" % exc)
-    for key in ("ingest_rows", "ingest_batch_size", "query_runs", "sample_metrics"):
-        if p[key] < 1:
-            module.fail_json(msg="%s must be at least 1, got %s" % (key, p[key]))
-    try:
-        conn = psycopg2.connect(host=p["login_host"], port=p["login_port"], dbname=p["login_db"],
-                                user=p["login_user"], password=p["login_password"], connect_timeout=10,
-                                application_name="ms5-verify")
-    except psycopg2.Error as exc:
-        module.fail_json(msg="cannot connect to %s:%s/%s as %s: %s" % (
-            p["login_host"], p["login_port"], p["login_db"], p["login_user"], str(exc).strip()))
+    checks = set(p["checks"])
+    if "structure" in checks and not (p["expected_migrations"] and p["expected_hypertables"]):
+        module.fail_json(msg="the structure checks need expected_migrations and expected_hypertables")
+    if "data" in checks:
+        missing = [k for k in ("setup_sql", "ingest_sql", "readback_sql", "sample_sql") if not p[k].strip()]
+        if missing:
+            module.fail_json(msg="the data checks need %s" % ", ".join(missing))
+        try:
+            parse_named_queries(p["queries_sql"])
+        except ValueError as exc:
+            module.fail_json(msg="queries_sql: %s" % exc)
+        for key in ("ingest_rows", "ingest_batch_size", "query_runs", "sample_metrics"):
+            if p[key] < 1:
+                module.fail_json(msg="%s must be at least 1, got %s" % (key, p[key]))
+    conn = connect(module, "ms5-verify", fail_msg="cannot connect to {host}:{port}/{db} as {user}: {error}")
     checker = Checker(module, conn)
+    steps = []
+    if "structure" in checks:
+        steps += [("migrations", checker.check_migrations), ("timescaledb", checker.check_timescaledb),
+                  ("hypertables", checker.check_hypertables), ("indexes", checker.check_indexes)]
+    if "data" in checks:
+        steps += [("ingest", checker.check_ingest), ("dashboard queries", checker.check_queries),
+                  ("storage", checker.check_storage)]
+    if "jobs" in checks:
+        steps += [("job health", checker.check_jobs)]
+    if "backups" in checks:
+        steps += [("backups", checker.check_backups)]
     step = "connect"
+    before = ended = {}
     try:
-        for step, fn in (("migrations", checker.check_migrations), ("timescaledb", checker.check_timescaledb),
-                         ("hypertables", checker.check_hypertables), ("indexes", checker.check_indexes),
-                         ("ingest", checker.check_ingest), ("dashboard queries", checker.check_queries),
-                         ("storage", checker.check_storage)):
+        if "data" in checks:
+            before = checker.sequences()
+        for step, fn in steps:
             fn()
-    except psycopg2.Error as exc:
+        if "data" in checks:
+            step = "sequences"
+            ended = checker.sequences()
+    except DatabaseError as exc:
         conn.rollback()
         module.fail_json(msg="success criteria check '%s' failed in the database: %s" % (step, str(exc).strip()),
                          criteria=checker.criteria, measurements=checker.m)
     finally:
         # Nothing the checks wrote may stay: the sample data is rolled back.
-        try:
-            conn.rollback()
-        finally:
-            conn.close()
+        conn.rollback()
+    try:
+        # Sequences are not transactional: put back the ones only the sample advanced.
+        restored, left = restore_sequences(conn, before, ended) if ended else ([], [])
+    except DatabaseError as exc:
+        conn.rollback()
+        module.fail_json(msg="putting the sequences back after the sample failed: %s" % str(exc).strip(),
+                         criteria=checker.criteria, measurements=checker.m)
+    finally:
+        conn.close()
+    checker.m.update(sequences_restored=restored, sequences_left=left)
     module.exit_json(changed=False, criteria=checker.criteria, measurements=checker.m,
                      all_passed=all(c["status"] != FAIL for c in checker.criteria))
 

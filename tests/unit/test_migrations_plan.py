@@ -1,18 +1,34 @@
-"""Unit tests for plugins/filter/migrations_plan.py (the migrations role's decisions)."""
+"""Unit tests of the migrations role's decisions: the scanner, the plan, baseline
+adoption, the applied script and error parsing (plugins/module_utils/migrations_*.py,
+exposed as filters by plugins/filter/migrations_plan.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "migrations_plan.py"
-_SPEC = importlib.util.spec_from_file_location("migrations_plan", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-mp = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(mp)
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / ".collections"))
+
+from ansible_collections.ms5.factory_telemetry.plugins.filter.migrations_plan import FilterModule  # noqa: E402
+from ansible_collections.ms5.factory_telemetry.plugins.module_utils import (  # noqa: E402
+    migrations_errors,
+    migrations_planner,
+    migrations_scanner,
+    migrations_script,
+)
+
+# One namespace for the tests below: every function they call, from the module that holds it.
+mp = types.SimpleNamespace(**{
+    name: getattr(module, name)
+    for module in (migrations_scanner, migrations_planner, migrations_script, migrations_errors)
+    for name in dir(module) if not name.startswith("__")
+})
+mp.MigrationsFilterError = (migrations_planner.MigrationsPlanError, migrations_script.MigrationsScriptError)
 
 
 def sha(text: str) -> str:
@@ -61,6 +77,10 @@ def test_begin_atomic_body_is_one_statement():
         ("VACUUM ANALYZE t;", "VACUUM"),
         ("\\set ON_ERROR_STOP 1\nSELECT 1;", "psql meta-command"),
         ("COPY t FROM STDIN;", "STDIN"),
+        ("REINDEX TABLE CONCURRENTLY t;", "CONCURRENTLY"),
+        ("REINDEX DATABASE d;", "REINDEX SYSTEM/DATABASE"),
+        ("ALTER DATABASE d SET x = 1;", "DATABASE"),
+        ("SAVEPOINT s;", "SAVEPOINT"),
     ],
 )
 def test_forbidden_statements_are_found_with_line(sql, needle):
@@ -77,6 +97,13 @@ def test_forbidden_words_inside_bodies_comments_and_strings_are_fine():
         "CREATE TABLE \"begin\" (a int);\n"
     )
     assert mp.forbidden_statements(sql) == []
+
+
+def test_alter_type_add_value_runs_in_a_transaction():
+    # Allowed since PostgreSQL 12; one rule list for the role and the schema tests.
+    assert mp.forbidden_statements("ALTER TYPE s.state ADD VALUE 'paused';\n") == []
+    labels = [rule[0] for rule in mp.TRANSACTION_RULES]
+    assert "CONCURRENTLY" in labels and "VACUUM" in labels
 
 
 def test_forbidden_line_numbers():
@@ -184,14 +211,15 @@ def test_plan_baseline_marks_versions_and_lists_objects():
     assert plan["errors"] == []
     assert [b["version"] for b in plan["baseline"]] == [1, 2]
     assert [p["version"] for p in plan["pending"]] == [3]
-    assert [(o["kind"], o["name"]) for o in plan["baseline_objects"]] == [("table", "a"), ("view", "v")]
-    assert [o["name"] for o in plan["new_tables"]] == ["c"]
+    model = {m["version"]: m for m in plan["model"]}
+    assert model[2]["net"] == [("table", "s", "a"), ("view", "s", "v")]
+    assert model[3]["new"] == [("table", "s", "c")]
 
 
 def test_plan_baseline_already_recorded_is_noop():
     files = [f("001_a.sql")]
     plan = mp.migrations_plan(files, [row(1, "001_a.sql")], baseline_version=1)
-    assert plan["baseline"] == [] and plan["pending"] == [] and plan["baseline_objects"] == []
+    assert plan["baseline"] == [] and plan["pending"] == []
 
 
 def test_plan_baseline_beyond_files_fails():
@@ -199,10 +227,82 @@ def test_plan_baseline_beyond_files_fails():
     assert "migrations_baseline_version is 5" in plan["errors"][0]
 
 
-def test_plan_new_tables_exclude_tables_of_applied_files():
-    files = [f("001_a.sql", "CREATE TABLE s.a (id int);"), f("002_b.sql", "CREATE TABLE IF NOT EXISTS s.a (id int);")]
+def test_plan_new_objects_exclude_what_earlier_files_created():
+    files = [f("001_a.sql", "CREATE TABLE s.a (id int);"),
+             f("002_b.sql", "CREATE TABLE IF NOT EXISTS s.a (id int);\nCREATE OR REPLACE VIEW s.v AS SELECT 1;")]
     plan = mp.migrations_plan(files, [row(1, "001_a.sql", "CREATE TABLE s.a (id int);")])
-    assert plan["new_tables"] == []
+    assert {m["version"]: m["new"] for m in plan["model"]} == {1: [("table", "s", "a")], 2: [("view", "s", "v")]}
+    assert plan["catalog"] == [{"kind": "table", "schema": "s", "name": "a"}, {"kind": "view", "schema": "s", "name": "v"}]
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {
+        "migrations_plan", "migrations_adoption", "migrations_script", "migrations_db_error",
+        "migrations_created_objects", "migrations_forbidden_statements"}
+
+
+# ---------------------------------------------------------------- adoption
+ADOPT_FILES = [
+    f("001_a.sql", "CREATE TABLE s.a (id int);\nCREATE INDEX a_idx ON s.a (id);"),
+    f("002_b.sql", "CREATE TABLE s.b (id int);"),
+    f("003_c.sql", "ALTER TABLE s.a ADD COLUMN note text;\nCREATE INDEX a_note_idx ON s.a (note);"),
+    f("004_d.sql", "ALTER TABLE s.b ADD COLUMN x int;"),
+    f("005_e.sql", "CREATE VIEW s.v AS SELECT 1;\nDROP INDEX s.a_idx;"),
+]
+
+
+def objs(*names):
+    kinds = {"a": "table", "b": "table", "v": "view"}
+    return [[kinds.get(n, "index"), "s", n] for n in names]
+
+
+def test_adoption_hint_is_the_highest_version_whose_objects_all_exist():
+    plan = mp.migrations_plan(ADOPT_FILES, [])
+    # migrated by hand up to 003 (not 005: a_idx would be gone and v there)
+    adoption = mp.migrations_adoption(plan, objs("a", "a_idx", "b", "a_note_idx"))
+    assert adoption["hint"] == 4 and adoption["hint_unsure"] == [4]
+    assert "probably migrated by hand" in adoption["errors"][0]
+    assert "set migrations_baseline_version=4" in adoption["errors"][0]
+    assert "adds no table, view, named index or function" in adoption["errors"][0]
+    # up to 005: a_idx dropped again, v created
+    assert mp.migrations_adoption(plan, objs("a", "b", "a_note_idx", "v"))["hint"] == 5
+    # nothing there: a fresh database, nothing to refuse
+    fresh = mp.migrations_adoption(plan, [])
+    assert fresh["hint"] == 0 and fresh["errors"] == []
+
+
+def test_adoption_refuses_a_baseline_with_missing_or_later_objects():
+    db_at_3 = objs("a", "a_idx", "b", "a_note_idx")
+    plan = mp.migrations_plan(ADOPT_FILES, [], baseline_version=2)
+    beyond = mp.migrations_adoption(plan, db_at_3, 2)
+    assert beyond["beyond"] == ["index s.a_note_idx"] and beyond["missing"] == []
+    assert "adds already exist" in beyond["errors"][0] and "003_c.sql" in beyond["errors"][0]
+    assert "set migrations_baseline_version=4" in beyond["errors"][0]
+    plan = mp.migrations_plan(ADOPT_FILES, [], baseline_version=5)
+    missing = mp.migrations_adoption(plan, db_at_3, 5)
+    assert missing["missing"] == ["view s.v"] and "are missing" in missing["errors"][0]
+    plan = mp.migrations_plan(ADOPT_FILES, [], baseline_version=3)
+    assert mp.migrations_adoption(plan, db_at_3, 3)["errors"] == []
+
+
+def test_adoption_ignores_versions_the_ledger_records():
+    plan = mp.migrations_plan(ADOPT_FILES, [row(1, "001_a.sql", ADOPT_FILES[0]["content"])])
+    assert mp.migrations_adoption(plan, objs("a", "a_idx"))["errors"] == []
+    assert mp.migrations_adoption(plan, objs("a", "a_idx", "b"))["unrecorded"] == ["table s.b (002_b.sql)"]
+
+
+def test_adoption_of_the_shipped_schema_at_each_version():
+    paths = sorted((ROOT / "files" / "migrations").glob("*.sql"))
+    files = [f(p.name, p.read_text(encoding="utf-8")) for p in paths]
+    plan = mp.migrations_plan(files, [])
+    model = {m["version"]: m for m in plan["model"]}
+    for version in model:
+        present = [list(k) for k in model[version]["net"]]
+        adoption = mp.migrations_adoption(plan, present)
+        assert adoption["hint"] == version, (version, adoption["hint"])
+        assert mp.migrations_adoption(plan, present, version)["errors"] == []
+        if version > 1:
+            assert mp.migrations_adoption(plan, present, version - 1)["beyond"]
 
 
 # ---------------------------------------------------------------- script

@@ -268,6 +268,46 @@ def test_retention_replaced_when_period_differs():
     assert plan["after"]["retention"]["drop_after"] == "60 days"
 
 
+ALTER = dict(COLUMNSTORE, alter_job=True)
+
+
+def test_choose_api_finds_alter_job():
+    assert tsp.choose_api(["alter_job", "add_retention_policy"])["alter_job"] is True
+    assert COLUMNSTORE["alter_job"] is False
+
+
+def test_changed_retention_keeps_its_job_with_alter_job():
+    """Community edition: the job keeps its id and schedule tuning; only drop_after changes."""
+    plan = tsp.plan_table(entry(retention={"drop_after": "60 days"}), converged(), ctx(api=ALTER))
+    assert plan["statements"] == [
+        "SELECT alter_job(j.job_id, config => jsonb_set(j.config, '{drop_after}', to_jsonb(INTERVAL '60 days'))) "
+        "FROM timescaledb_information.jobs AS j WHERE j.job_id = 1001"]
+    assert plan["before"]["retention"]["drop_after"] == "90 days"
+    assert plan["after"]["retention"]["drop_after"] == "60 days"
+
+
+def test_changed_compression_after_keeps_its_job_with_alter_job():
+    plan = tsp.plan_table(
+        entry(compression={"segment_by": ["metric_def_id"], "order_by": "ts DESC", "after": "14 days"}),
+        converged(), ctx(api=ALTER))
+    assert plan["statements"] == [
+        "SELECT alter_job(j.job_id, config => jsonb_set(j.config, '{compress_after}', to_jsonb(INTERVAL '14 days'))) "
+        "FROM timescaledb_information.jobs AS j WHERE j.job_id = 1000"]
+
+
+def test_alter_job_only_for_one_job_with_an_interval():
+    # two jobs for one table: collapsed by remove + add, even where alter_job exists
+    plan = tsp.plan_table(entry(retention={"drop_after": "60 days"}), converged(retention_job_ids=[1001, 1002]),
+                          ctx(api=ALTER))
+    assert plan["statements"][0].startswith("SELECT remove_retention_policy")
+    # an integer (not interval) drop_after cannot be compared: replaced
+    plan = tsp.plan_table(entry(retention={"drop_after": "60 days"}), converged(retention_after_seconds=None),
+                          ctx(api=ALTER))
+    assert plan["statements"][1].startswith("SELECT add_retention_policy")
+    with pytest.raises(tsp.PolicyError):
+        tsp.sql_alter_policy_interval(1, "schedule_interval", "1 day")
+
+
 def test_same_retention_in_other_words_is_not_a_change():
     plan = tsp.plan_table(entry(retention={"drop_after": "2160 hours"}), converged(), ctx())
     assert plan["statements"] == []

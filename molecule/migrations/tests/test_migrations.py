@@ -54,9 +54,11 @@ def collapse(text: str) -> str:
     return " ".join(ANSI.sub("", text).split())
 
 
-def playbook_cmd(extra_vars: dict | None, check: bool = False) -> list[str]:
+def playbook_cmd(extra_vars: dict | None, check: bool = False, tags: str = "") -> list[str]:
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     cmd = ["ansible-playbook", "-i", inventory, str(PLAYBOOK)]
+    if tags:
+        cmd += ["--tags", tags]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:
@@ -64,9 +66,9 @@ def playbook_cmd(extra_vars: dict | None, check: bool = False) -> list[str]:
     return cmd
 
 
-def run_role(check: bool = False, extra_vars: dict | None = None) -> tuple[int, str]:
+def run_role(check: bool = False, extra_vars: dict | None = None, tags: str = "") -> tuple[int, str]:
     """Run the role on this instance; return (rc, output with whitespace collapsed)."""
-    proc = subprocess.run(playbook_cmd(extra_vars, check), capture_output=True, text=True, timeout=600,
+    proc = subprocess.run(playbook_cmd(extra_vars, check, tags), capture_output=True, text=True, timeout=600,
                           check=False, env=ansible_env())
     return proc.returncode, collapse(proc.stdout + proc.stderr)
 
@@ -205,12 +207,51 @@ def test_metric_history_row_for_a_real_metric_definition(sql):
 
 
 # ------------------------------------------------------------------ re-runs
+def reporting_can_read(host, column: str) -> bool:
+    """SELECT COLUMN FROM factory_telemetry.users as the reporting role itself (not a privilege lookup)."""
+    result = host.run(f"docker exec ms5-timescaledb psql -X -At -U ms5_reporting -d factory_telemetry "
+                      f"-c 'SELECT {column} FROM factory_telemetry.users LIMIT 1'")
+    if result.rc != 0:
+        assert "permission denied for table users" in result.stderr, result.stderr
+    return result.rc == 0
+
+
+def test_reporting_role_cannot_read_password_hashes(host, sql):
+    assert not reporting_can_read(host, "password_hash")
+    assert reporting_can_read(host, "username") and reporting_can_read(host, "email")
+    # column grants, not a table grant: SELECT * is refused too
+    star = host.run("docker exec ms5-timescaledb psql -X -At -U ms5_reporting -d factory_telemetry "
+                    "-c 'SELECT * FROM factory_telemetry.users'")
+    assert star.rc != 0 and "permission denied" in star.stderr
+    # the application role (which authenticates users) still reads it
+    assert sql("SELECT has_column_privilege('ms5_app', 'factory_telemetry.users', 'password_hash', 'SELECT')") == [["t"]]
+
+
 def test_check_mode_on_the_migrated_database_changes_nothing(sql):
     before = schema_snapshot(sql)
     rc, out = run_role(check=True)
     assert rc == 0, out[-3000:]
     assert recap(out)["changed"] == 0, out[-3000:]
     assert "Check mode: 0 migration(s) would be applied; 9 already applied" in out
+    # a fresh host: nothing listens yet -> check mode says so instead of failing
+    rc, out = run_role(check=True, extra_vars={"migrations_db_port": 5499})
+    assert rc == 0, out[-3000:]
+    assert "Check mode: database factory_telemetry at 127.0.0.1:5499 is not reachable" in out
+    # a refused login is still an error in check mode
+    rc, out = run_role(check=True, extra_vars={"migrations_db_password": "wrong-password"})
+    assert rc != 0 and "password authentication failed" in out, out[-3000:]
+    assert schema_snapshot(sql) == before
+
+
+def test_phase_tags_run_alone(sql):
+    """--tags migrations_run (or _install) validates first, then runs only that phase."""
+    before = schema_snapshot(sql)
+    rc, out = run_role(tags="migrations_run")
+    assert rc == 0, out[-3000:]
+    assert "Check the role's variables" in out and "Read the database state" in out
+    assert "Migrations applied: 0; skipped (already applied): 9" in out
+    assert "Copy the migration files to the host" not in out
+    assert recap(out)["changed"] == 0
     assert schema_snapshot(sql) == before
 
 
@@ -225,14 +266,16 @@ def test_check_mode_lists_pending_and_applies_nothing(sql, tmp_path):
 
 # ------------------------------------------------------------------ failure paths
 def test_tampered_applied_file_fails_with_drift_message(sql, tmp_path):
+    """An applied file changed and another one gone: both named, nothing changed."""
     before = schema_snapshot(sql)
-    src = source_dir(tmp_path, FILES)
+    src = source_dir(tmp_path, FILES[:8])
     tampered = src / "003_production_management.sql"
     tampered.write_text(tampered.read_text() + "\n-- edited after it was applied\n")
     rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
     assert rc != 0
     assert "003_production_management.sql" in out and "checksum drift" in out, out[-3000:]
     assert "restore the applied version of the file and put the change into a new migration" in out
+    assert "009_database_optimization.sql: recorded in the ledger as version 009" in out and "no such file" in out
     assert schema_snapshot(sql) == before
 
 
@@ -261,9 +304,18 @@ def test_failed_pre_migration_backup_stops_before_applying(host, sql, tmp_path):
     src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
     rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE})
     assert rc != 0
-    assert "The pre-migration backup failed" in out and "exited 3" in out, out[-3000:]
+    assert "The pre-migration backup of factory_telemetry failed" in out and "exited 3" in out, out[-3000:]
     assert "No migration was applied" in out and "Run 010_broken_tenth.sql" not in out
-    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration"
+    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration --database factory_telemetry"
+    assert schema_snapshot(sql) == before
+    # The same run with the backup switched off as a string from -e, the way the
+    # failure message says: accepted like Ansible's bool filter, no backup is
+    # attempted, and the run gets as far as the (broken) migration.
+    rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE,
+                                   "migrations_backup_before_apply": "false"})
+    assert rc != 0
+    assert "Migration 010_broken_tenth.sql failed and was rolled back" in out, out[-3000:]
+    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration --database factory_telemetry"
     assert schema_snapshot(sql) == before
 
 
@@ -273,9 +325,9 @@ def test_broken_tenth_migration_leaves_schema_and_ledger_unchanged(host, sql, tm
     src = source_dir(tmp_path, FILES, ["010_broken_tenth.sql"])
     rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_backup_program": BACKUP_PROBE})
     assert rc != 0
-    assert ("Pre-migration backup: /opt/ms5-backend/backups/factory_telemetry_20261125T120000Z_pre-migration.dump"
+    assert ("Pre-migration backup of factory_telemetry: /opt/ms5-backend/backups/factory_telemetry_20261125T120000Z_pre-migration.dump"
             in out), out[-3000:]
-    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration"
+    assert host.file(BACKUP_LOG).content_string.strip() == "--kind pre-migration --database factory_telemetry"
     assert "Migration 010_broken_tenth.sql failed and was rolled back" in out, out[-3000:]
     assert "error at line 7 of the file" in out
     assert 'column "no_such_column" does not exist' in out
@@ -286,11 +338,13 @@ def test_broken_tenth_migration_leaves_schema_and_ledger_unchanged(host, sql, tm
 
 
 def test_bad_files_fail_before_anything_changes(sql, tmp_path):
-    """Bad name, duplicate version, gap, explicit transaction, ledger entry without file: all named."""
+    """Bad name, duplicate version, gap, explicit transaction, baseline beyond the files: all named by validate.yml."""
     before = schema_snapshot(sql)
     src = source_dir(tmp_path, FILES[:8], ["10_bad_name.sql", "008_duplicate_version.sql",
                                             "010_explicit_transaction.sql", "011_after_gap.sql"])
-    rc, out = run_role(extra_vars={"migrations_source_dir": str(src), "migrations_baseline_version": 12})
+    # tag-limited to the install phase: validation still runs first and stops it
+    rc, out = run_role(tags="migrations_install",
+                       extra_vars={"migrations_source_dir": str(src), "migrations_baseline_version": 12})
     assert rc != 0
     assert "Migration files failed validation; nothing was changed." in out, out[-3000:]
     assert "migrations_baseline_version is 12 but the newest migration file" in out
@@ -298,20 +352,24 @@ def test_bad_files_fail_before_anything_changes(sql, tmp_path):
     assert "008_duplicate_version.sql and 008_fix_critical_schema_issues.sql" in out and "duplicate version 008" in out
     assert "version gap, 009 missing" in out
     assert "010_explicit_transaction.sql" in out and "explicit transaction control BEGIN" in out
-    assert "009_database_optimization.sql: recorded in the ledger as version 009" in out and "no such file" in out
     assert schema_snapshot(sql) == before
 
 
 def test_bad_variables_fail_clearly_before_anything_changes(sql):
     before = schema_snapshot(sql)
     rc, out = run_role(extra_vars={"migrations_db_password": "", "migrations_lock_timeout": "soon",
-                                   "migrations_host_dir": "relative/dir", "migrations_baseline_version": -1})
+                                   "migrations_host_dir": "relative/dir", "migrations_baseline_version": -1,
+                                   "migrations_sensitive_columns": ["users.password_hash"]})
     assert rc != 0
-    for needle in ("migrations_db_password is unset or empty",
+    for needle in ("migrations_sensitive_columns must be a list of schema.table.column names",
+                   "migrations_db_password is unset or empty",
                    "migrations_lock_timeout must be a PostgreSQL interval such as 30s, 10min or 1h (0 waits forever); it is soon",
                    "migrations_host_dir must be an absolute path on the host; it is relative/dir",
                    "migrations_baseline_version must be 0 (no baseline) or the last version applied by hand"):
         assert needle in out, (needle, out[-3000:])
+    # not a boolean: refused before anything runs, naming the variable
+    rc, out = run_role(extra_vars={"migrations_backup_before_apply": "maybe"})
+    assert rc != 0 and "migrations_backup_before_apply" in out and "bool" in out, out[-3000:]
     rc, out = run_role(extra_vars={"migrations_source_dir": "/nonexistent/migrations"})
     assert rc != 0 and "migrations_source_dir /nonexistent/migrations does not exist on the controller" in out, out[-3000:]
     rc, out = run_role(extra_vars={"migrations_db_password": "wrong-password"})
@@ -322,9 +380,11 @@ def test_bad_variables_fail_clearly_before_anything_changes(sql):
     assert schema_snapshot(sql) == before
 
 
-def test_two_concurrent_runs_apply_each_migration_once(sql):
+def test_two_concurrent_runs_apply_each_migration_once(host, sql):
     fresh_database(sql, "ms5_concurrency")
-    runs = [start_role({"migrations_db_name": "ms5_concurrency"}) for _ in range(2)]
+    install_backup_probe(host, rc=0)
+    runs = [start_role({"migrations_db_name": "ms5_concurrency", "migrations_backup_program": BACKUP_PROBE})
+            for _ in range(2)]
     outputs = [collapse(p.communicate(timeout=600)[0]) for p in runs]
     for proc, out in zip(runs, outputs):
         assert proc.returncode == 0, out[-3000:]
@@ -332,6 +392,8 @@ def test_two_concurrent_runs_apply_each_migration_once(sql):
     assert [int(r[0]) for r in rows] == list(range(1, 10))
     applied = [int(re.search(r"Migrations applied: (\d+)", out)[1]) for out in outputs]
     assert sum(applied) == 9, outputs
+    # each run backed up the database it migrates, not the default one
+    assert host.file(BACKUP_LOG).content_string.splitlines() == ["--kind pre-migration --database ms5_concurrency"] * 2
     same = sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'factory_telemetry'")
     assert sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'factory_telemetry'", "ms5_concurrency") == same
     sql("DROP DATABASE ms5_concurrency WITH (FORCE)", "postgres")
@@ -344,7 +406,17 @@ def test_database_migrated_by_hand_is_refused_then_adopted_with_baseline(host, s
                     " -U ms5_owner -d ms5_adopt -1 -v ON_ERROR_STOP=1 < $f || exit 1; done")
     rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt"})
     assert rc != 0
-    assert "The database was probably migrated by hand" in out and "migrations_baseline_version" in out, out[-3000:]
+    assert "The database was probably migrated by hand" in out, out[-3000:]
+    # the hint is the highest version whose objects all exist (008 and 009 add only
+    # indexes, functions and views: a table-based guess said 007)
+    assert "the highest version whose objects all exist is 009: set migrations_baseline_version=9" in out
+    assert sql("SELECT to_regclass('ms5_migrations.schema_migrations') IS NULL", "ms5_adopt") == [["t"]]
+
+    # a baseline below the database's version is refused: 008's objects exist
+    rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 7})
+    assert rc != 0
+    assert "migrations_baseline_version is 7 but" in out and "that version 008 (008_fix_critical_schema_issues.sql) adds already exist" in out, out[-3000:]
+    assert "The database is beyond version 007" in out and "set migrations_baseline_version=9" in out
     assert sql("SELECT to_regclass('ms5_migrations.schema_migrations') IS NULL", "ms5_adopt") == [["t"]]
 
     # a baseline whose objects are missing is refused
@@ -353,6 +425,7 @@ def test_database_migrated_by_hand_is_refused_then_adopted_with_baseline(host, s
     rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
     assert rc != 0
     assert f"view factory_telemetry.{view}" in out and "are missing" in out, out[-3000:]
+    assert "The database is not at version 009" in out and "set migrations_baseline_version=8" in out
     sql(f"ALTER VIEW factory_telemetry.{view}_hidden RENAME TO {view}", "ms5_adopt")
 
     rc, out = run_role(extra_vars={"migrations_db_name": "ms5_adopt", "migrations_baseline_version": 9})
@@ -375,20 +448,26 @@ def test_zz_real_pre_migration_backup_then_tenth_migration(host, sql, tmp_path):
     assert proc.returncode == 0, collapse(proc.stdout + proc.stderr)[-3000:]
     assert host.file("/usr/local/sbin/ms5-backup").is_file
 
-    src = source_dir(tmp_path, FILES, ["010_shift_handover_notes.sql"])
-    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    src = source_dir(tmp_path, FILES, ["010_shift_handover_notes.sql", "011_users_badge_code.sql"])
+    extra = {"migrations_source_dir": str(src),
+             "migrations_sensitive_columns": ["factory_telemetry.users.password_hash", "factory_telemetry.users.email"]}
+    rc, out = run_role(extra_vars=extra)
     assert rc == 0, out[-3000:]
-    m = re.search(r"Pre-migration backup: (/\S+_pre-migration\.dump)", out)
+    m = re.search(r"Pre-migration backup of factory_telemetry: (/\S+_pre-migration\.dump)", out)
     assert m, out[-3000:]
     dump = host.file(m[1])
     assert dump.is_file and dump.mode == 0o600 and dump.size > 0
     assert out.index("Run the pre-migration backup") < out.index("Run 010_shift_handover_notes.sql")
-    assert "Migrations applied: 1 (010_shift_handover_notes.sql); skipped (already applied): 9" in out
+    assert ("Migrations applied: 2 (010_shift_handover_notes.sql, 011_users_badge_code.sql); "
+            "skipped (already applied): 9") in out
     rows = ledger(sql)
-    assert [int(r[0]) for r in rows] == list(range(1, 11))
-    assert rows[-1][2] == sha256(FIXTURES / "010_shift_handover_notes.sql")
+    assert [int(r[0]) for r in rows] == list(range(1, 12))
+    assert rows[-2][2] == sha256(FIXTURES / "010_shift_handover_notes.sql")
+    # the privileges step re-applied: the new column is readable, the newly listed one is not
+    assert reporting_can_read(host, "badge_code") and reporting_can_read(host, "username")
+    assert not reporting_can_read(host, "email") and not reporting_can_read(host, "password_hash")
 
     # nothing pending: no backup, no change
-    rc, out = run_role(extra_vars={"migrations_source_dir": str(src)})
+    rc, out = run_role(extra_vars=extra)
     assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     assert "Pre-migration backup" not in out

@@ -6,9 +6,12 @@ table factory_telemetry.policies_probe (1 day chunks, retention 5 days).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 PROGRAM = "/usr/local/sbin/ms5-retention"
+STATUS = "/var/lib/ms5/status/retention.json"
 CONFIG = "/etc/ms5/retention.conf"
 
 CHUNK_SECONDS = {
@@ -145,6 +148,17 @@ def test_retention_job_drops_old_chunks_and_keeps_new_rows(host, sql):
     assert "metric_hist: dropped 0 chunk(s)" in again.stdout
 
 
+def test_retention_run_writes_its_status_file(host):
+    status = host.file(STATUS)
+    assert status.user == "root" and status.mode == 0o644
+    assert host.file("/var/lib/ms5/status").mode == 0o755
+    data = json.loads(status.content_string)
+    assert data["job"] == "retention" and data["ok"] is True and data["exit_code"] == 0
+    assert data["program"] == PROGRAM and data["consecutive_failures"] == 0
+    assert data["last_success_at"] == data["finished_at"]
+    assert data["details"]["tables"]["factory_telemetry.metric_hist"] == {"ok": True, "dropped_chunks": 0}
+
+
 def test_retention_service_runs_under_systemd(host):
     run = host.run("systemctl start ms5-retention.service")
     assert run.rc == 0, run.stderr
@@ -162,6 +176,11 @@ def test_retention_program_rejects_bad_config(host):
     assert "bad interval" in run.stderr and "bad-retention.conf:4" in run.stderr
     missing = host.run(f"{PROGRAM} --config /nonexistent.conf")
     assert missing.rc != 0 and "cannot read config /nonexistent.conf" in missing.stderr
+    # a failed run is recorded too, with the reason, and the last success kept
+    data = json.loads(host.file(STATUS).content_string)
+    assert data["ok"] is False and data["exit_code"] == 1
+    assert data["message"] == "cannot read config /nonexistent.conf"
+    assert data["consecutive_failures"] == 2 and data["last_success_at"]
 
 
 def test_failed_table_fails_the_run(host):

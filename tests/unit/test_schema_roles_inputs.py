@@ -1,0 +1,45 @@
+"""The schema-side roles read booleans given as strings (-e) the way Ansible's bool
+filter does: their lists of accepted strings are exactly Ansible's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE_STRINGS = {v for v in BOOLEANS_TRUE | BOOLEANS_FALSE if isinstance(v, str)}
+
+
+@pytest.mark.parametrize(("role", "name"), [
+    ("migrations", "_migrations_bool_strings"),
+    ("timescaledb_policies", "_timescaledb_policies_bool_strings"),
+])
+def test_bool_strings_are_ansibles(role, name):
+    values = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())[name]
+    assert set(values) == ANSIBLE_STRINGS
+
+
+def test_verify_validate_accepts_the_same_strings():
+    text = (ROOT / "roles" / "verify" / "tasks" / "validate.yml").read_text()
+    listed = text.split("verify_fail_on_criteria | string | lower) in [", 1)[1].split("]", 1)[0]
+    assert {v.strip().strip("'") for v in listed.split(",")} == ANSIBLE_STRINGS
+
+
+@pytest.mark.parametrize("role", ["migrations", "timescaledb_policies", "verify"])
+def test_validate_yml_touches_neither_host_nor_database(role):
+    """validate.yml runs in site.yml's validation phase: asserts, set_fact and lookups only
+    (the policies role's read-only systemd-analyze of the schedule excepted)."""
+    tasks = yaml.safe_load((ROOT / "roles" / role / "tasks" / "validate.yml").read_text())
+    allowed = {"ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.fail"}
+    for task in tasks:
+        modules = set(task) & ({k for k in task if k.startswith("ansible.") or k.startswith("community.")
+                                or k.startswith("ms5.")})
+        for module in modules:
+            if module == "ansible.builtin.command":
+                assert task.get("changed_when") is False and task.get("check_mode") is False, task["name"]
+                assert task[module]["argv"][:2] == ["systemd-analyze", "calendar"], task["name"]
+                continue
+            assert module in allowed, (role, task["name"], module)
