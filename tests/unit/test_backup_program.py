@@ -262,6 +262,10 @@ def test_status_report_names_newest_and_newest_verified(tmp_path, backups):
     assert report["newest_verified"]["verified"]["level"] == "counts"
     assert report["last_attempt"] is None
     assert report["backups"] == 5
+    assert report["known_restore_bug"] is None  # the Apache edition
+    write_backup(tmp_path, "2026-11-25 11:30", verified=False, timescaledb_license="timescale")
+    report = status.status_report(tmp_path, "factory_telemetry", str(tmp_path / "none"), NOW)
+    assert "TimescaleDB 2.19.3 (Community edition) has a known restore bug" in report["known_restore_bug"]
     empty = status.status_report(tmp_path / "absent", "factory_telemetry", str(tmp_path), NOW)
     assert empty["newest"] is None and empty["newest_verified"] is None
 

@@ -3,7 +3,8 @@
 After every backup attempt, success or failure, the program writes
 STATUS_DIR/backup.json (docs/CONVENTIONS.md, "Host-side jobs: status files").
 `--status` prints one JSON object with the newest backup, the newest verified
-backup and that file's content: the deployment report, verify.yml and monitoring
+backup, that file's content and the known restore bug of the TimescaleDB build the
+newest backup was made with (or null): the deployment report, verify.yml and monitoring
 read it instead of parsing the backups directory themselves.
 """
 
@@ -17,6 +18,7 @@ from typing import Optional
 
 from .names import iso, list_backups, read_manifest, write_json_atomic
 from .selection import describe
+from .verification import known_restore_bug
 
 JOB = "backup"
 
@@ -55,6 +57,7 @@ def write_status(status_dir: str, program: str, started: dt.datetime, finished: 
 
 def status_report(backup_dir: Path, database: str, status_dir: str, now: dt.datetime) -> dict:
     newest = newest_verified = None
+    bug = None
     count = 0
     if backup_dir.is_dir():
         for backup in list_backups(backup_dir, database):
@@ -67,6 +70,8 @@ def status_report(backup_dir: Path, database: str, status_dir: str, now: dt.date
             described = describe(path, read_manifest(path) or {}, now)
             if newest is None:
                 newest = described
+                manifest = read_manifest(path) or {}
+                bug = known_restore_bug(manifest.get("timescaledb_version"), manifest.get("timescaledb_license"))
             if newest_verified is None and backup.verified_ok:
                 newest_verified = described
     return {
@@ -76,4 +81,5 @@ def status_report(backup_dir: Path, database: str, status_dir: str, now: dt.date
         "newest": newest,
         "newest_verified": newest_verified,
         "last_attempt": read_status(status_dir),
+        "known_restore_bug": bug,
     }
