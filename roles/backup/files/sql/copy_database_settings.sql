@@ -1,6 +1,8 @@
 -- Give the restored database (:"target") the database-level owner, grants and
 -- settings of the live database (:"source"). pg_dump without --create does
 -- not carry these; they are configuration, not data. Run from database postgres.
+-- TimescaleDB's restoring flag and this program's own ms5_backup.* settings (the
+-- held jobs, see hold_jobs.sql) are not copied.
 SELECT format('ALTER DATABASE %I OWNER TO %I', :'target', pg_get_userbyid(datdba))
 FROM pg_database WHERE datname = :'source'
 \gexec
@@ -23,4 +25,5 @@ JOIN pg_db_role_setting AS r ON r.setdatabase = d.oid AND r.setrole = 0,
      unnest(r.setconfig) AS s(cfg)
 WHERE d.datname = :'source'
   AND s.cfg NOT LIKE 'timescaledb.restoring=%'
+  AND s.cfg NOT LIKE 'ms5\_backup.%'
 \gexec
