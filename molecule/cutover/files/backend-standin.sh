@@ -6,10 +6,12 @@
 #   ok <unix time> <value>     or     fail <unix time> <error>
 # so the scenario can count failed writes and find the gap of the write pause.
 set -uo pipefail
-trap 'exit 0' TERM INT
+# docker stop: finish (and log) the write in flight, then leave.
+stop=""
+trap 'stop=1' TERM INT
 log=/standin/writes.log
 n=$(( $(grep -c '^ok ' "$log" 2>/dev/null || echo 0) + 1 ))
-while true; do
+while [ -z "$stop" ]; do
   now=$(date +%s.%N)
   if out=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c \
       "INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_int)
@@ -21,5 +23,5 @@ while true; do
   else
     echo "fail $now $(echo "$out" | tr '\n' ' ' | cut -c1-200)" >> "$log"
   fi
-  sleep 1 & wait $!
+  [ -n "$stop" ] || { sleep 1 & wait $!; }
 done
