@@ -106,8 +106,9 @@ def test_the_cutover_is_done_after_a_rollback_and_a_returned_attempt(state, evid
 
 def test_every_table_equals_the_legacy_at_the_pause(host, state, target_sql):
     """The proof in the state, and recomputed now on TimescaleDB with the shared SQL:
-    every table except metric_hist is unchanged since the pause; metric_hist up to the
-    pause (the stand-in writes after it) has the legacy's count and fingerprint."""
+    every table except metric_hist is unchanged since the pause; metric_hist without
+    the rows written after the switch (the stand-in's) has the legacy's count and
+    fingerprint at the pause."""
     proof = state["proof"]["tables"]
     assert len(proof) == 33
     fingerprints = (REPO / "roles/_common/files/sql/table_fingerprints.sql").read_text()
@@ -115,16 +116,17 @@ def test_every_table_equals_the_legacy_at_the_pause(host, state, target_sql):
                       f"-d factory_telemetry <<'EOF'\n{fingerprints}\nEOF")
     assert result.rc == 0, result.stderr
     now = {f"{s}.{t}": (int(n), f) for s, t, n, f in (line.split("|") for line in result.stdout.splitlines() if line)}
-    ranged = (REPO / "roles/_common/files/sql/table_fingerprint_range.sql").read_text()
+    horizon = int(state["horizon"]) % 4294967296
     for table, entry in proof.items():
         if table == "factory_telemetry.metric_hist":
-            schema, name = table.split(".")
-            out = host.run(
-                f"docker exec -i {TARGET} psql -X -q -At -F '|' -v ON_ERROR_STOP=1 -U postgres -d factory_telemetry "
-                f"-v schema={schema} -v table={name} -v column=ts -v lower=-infinity "
-                f"-v upper={shlex.quote(state['pause_started_at'])} <<'EOF'\n{ranged}\nEOF")
-            assert out.rc == 0, out.stderr
-            rows, fingerprint = out.stdout.strip().split("|")
+            # The rows of the pause: all but those written by later transactions (the
+            # stand-in's since the writers started again), as the rollback counts them.
+            rows, fingerprint = target_sql(
+                "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
+                "SET extra_float_digits = 1; SET bytea_output = 'hex'; "
+                "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0) "
+                "FROM factory_telemetry.metric_hist AS t WHERE NOT (t.xmin::text::bigint >= 3 AND "
+                f"((t.xmin::text::bigint - {horizon}) % 4294967296 + 4294967296) % 4294967296 < 2147483648)")[-1]
             assert (int(rows), fingerprint) == (entry["rows"], entry["fingerprint"]), table
         else:
             assert now[table] == (entry["rows"], entry["fingerprint"]), table
@@ -177,9 +179,9 @@ def test_the_backend_keeps_its_host_name_network_port_user_and_password(host, ta
         f"printf '%s\\n' {shlex.quote(password)} | docker run --rm -i --network {NETWORK} --entrypoint sh "
         f"ms5-test-timescaledb:latest -c 'read -r PGPASSWORD; export PGPASSWORD; psql -X -At "
         f"\"host=postgres user=ms5_user_production dbname=factory_telemetry\" "
-        f"-c \"SELECT extversion FROM pg_extension WHERE extname = $$timescaledb$$\"'")
+        f"-c \"SHOW timescaledb.license\"'")
     assert out.rc == 0, out.stderr
-    assert out.stdout.strip().startswith("2.")
+    assert out.stdout.strip() in ("apache", "timescale")
 
 
 def test_the_backend_writes_to_timescaledb_again(host, target_sql):
