@@ -25,9 +25,11 @@ file_env() {
   unset "$file_var"
 }
 
-psql_init() {
+psql_init() { # psql_init DATABASE [ARGS...]
+  local database="$1"
+  shift
   gosu postgres psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc \
-    --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" "$@"
+    --username "$POSTGRES_USER" --dbname "$database" "$@"
 }
 
 init_database() {
@@ -54,7 +56,7 @@ init_database() {
 
   gosu postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w start
   if [ "$POSTGRES_DB" != "postgres" ]; then
-    POSTGRES_DB=postgres psql_init -c "CREATE DATABASE \"$POSTGRES_DB\""
+    psql_init postgres -c "CREATE DATABASE \"$POSTGRES_DB\""
   fi
   local f
   for f in /docker-entrypoint-initdb.d/*; do
@@ -68,8 +70,8 @@ init_database() {
           # shellcheck disable=SC1090 # init scripts are sourced, as in the official image
           . "$f"
         fi ;;
-      *.sql) echo "running $f"; psql_init -f "$f" ;;
-      *.sql.gz) echo "running $f"; gunzip -c "$f" | psql_init ;;
+      *.sql) echo "running $f"; psql_init "$POSTGRES_DB" -f "$f" ;;
+      *.sql.gz) echo "running $f"; gunzip -c "$f" | psql_init "$POSTGRES_DB" ;;
       *) echo "ignoring $f" ;;
     esac
   done
