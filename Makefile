@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help setup images docker-engine test lint unit molecule demo bench clean
+.PHONY: help setup images docker-engine test lint unit molecule demo bench bench-cutover clean
 
 help:
 	@echo "make setup            install apt packages, the pinned venv, start Docker, build test images"
@@ -15,6 +15,7 @@ help:
 	@echo "make molecule S=NAME  one Molecule scenario (molecule test -s NAME)"
 	@echo "make demo             deploy site.yml into a local sandbox host"
 	@echo "make bench            load benchmark against the sandbox database"
+	@echo "make bench-cutover    the cutover's write pause and total time (throwaway containers)"
 
 setup:
 	bash scripts/setup.sh
@@ -42,6 +43,9 @@ demo:
 
 bench:
 	bash scripts/bench.sh $(ARGS)
+
+bench-cutover:
+	bash scripts/bench-cutover.sh $(ARGS)
 
 clean:
 	rm -rf .collections .pytest_cache
