@@ -43,6 +43,15 @@ mkdir -p "$copy"
 while IFS= read -r -d '' file; do
   if [ -e "$file" ]; then cp --parents "$file" "$copy"; fi
 done < <(git ls-files -z --cached --others --exclude-standard)
+# The modules extend community.postgresql's documentation fragment and import its
+# module_utils: ansible-test finds dependencies in the same ansible_collections tree.
+pg_collection="$("$python" - <<'PY'
+import pathlib, ansible_collections.community.postgresql as m
+print(pathlib.Path(list(m.__path__)[0]))
+PY
+)"
+mkdir -p "$work/ansible_collections/community"
+cp -r "$pg_collection" "$work/ansible_collections/community/postgresql"
 cd "$copy"
 core="$(ansible --version | sed -n '1s/.*core \([0-9]*\.[0-9]*\).*/\1/p')"
 if [ -s tests/sanity/known-failures.txt ]; then

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 SANDBOX="${MS5_SANDBOX_NAME:-ms5-sandbox}"
 HOST_IMAGE="${MS5_TEST_HOST_IMAGE:-ms5-test-host-docker:latest}"
 DB_IMAGE="${MS5_TEST_TIMESCALEDB_IMAGE:-ms5-test-timescaledb:latest}"
+EXPORTER_IMAGE="ms5-test-postgres-exporter:latest"   # inventories/sandbox: monitoring_exporter_image
 IMAGE_CACHE="${MS5_IMAGE_CACHE:-/var/cache/ms5-test-images}"
 INVENTORY="inventories/sandbox/hosts.yml"
 VENV="${VENV:-.venv}"
@@ -98,15 +99,17 @@ fi
 
 # Registries are unreachable on these machines, so the database image has to be
 # loaded into the sandbox's own engine. The shared Molecule prepare playbook does
-# exactly that: the docker role, then the locally built TimescaleDB image from
-# the image cache (mounted read-only into the sandbox).
-if ! docker exec "$SANDBOX" docker image inspect "$DB_IMAGE" >/dev/null 2>&1; then
+# exactly that: the docker role, then the locally built TimescaleDB and
+# postgres_exporter images from the image cache (mounted read-only into the sandbox).
+if ! docker exec "$SANDBOX" docker image inspect "$DB_IMAGE" "$EXPORTER_IMAGE" >/dev/null 2>&1; then
   docker exec "$SANDBOX" test -r /var/cache/ms5-test-images/ms5-test-timescaledb.tar \
     || die "$IMAGE_CACHE/ms5-test-timescaledb.tar is missing or not mounted in $SANDBOX: run 'make images', then 'bash scripts/demo.sh --destroy' and 'make demo'"
-  log "installing Docker in the sandbox and loading $DB_IMAGE into its engine"
+  log "installing Docker in the sandbox and loading $DB_IMAGE and $EXPORTER_IMAGE into its engine"
   ansible-playbook -i "$INVENTORY" molecule/shared/prepare_docker.yml
   docker exec "$SANDBOX" docker image inspect "$DB_IMAGE" >/dev/null 2>&1 \
     || die "$DB_IMAGE is still missing inside $SANDBOX after loading"
+  docker exec "$SANDBOX" docker image inspect "$EXPORTER_IMAGE" >/dev/null 2>&1 \
+    || die "$EXPORTER_IMAGE is still missing inside $SANDBOX after loading"
 fi
 
 log "deploying playbooks/site.yml into $SANDBOX"
@@ -131,7 +134,8 @@ cat <<MSG
 
 Next steps:
   make demo                  # run again: zero changes
-  ansible-playbook playbooks/verify.yml   # the migration plan's success criteria
+  ansible-playbook playbooks/backup.yml   # a verified backup now (cron makes one nightly)
+  ansible-playbook playbooks/verify.yml   # the migration plan's success criteria (needs a verified backup)
   make bench                 # load benchmark against the sandbox database
   docker exec -it $SANDBOX docker exec -it ms5-timescaledb psql -U postgres -d factory_telemetry
   bash scripts/demo.sh --destroy           # remove the sandbox

@@ -60,31 +60,25 @@ options:
     description: The host retention job's config, read (never written) for raw tables' retention on the Apache edition.
     type: path
     default: /etc/ms5/retention.conf
-  login_host:
-    description: Database host.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Database port.
-    type: int
-    default: 5432
-  login_user:
-    description: Role to connect as (the owner of the schema).
-    type: str
-    required: true
-  login_password:
-    description: Its password.
-    type: str
-    required: true
-    no_log: true
   login_db:
     description: Database name.
     type: str
     required: true
+    aliases: [db]
+extends_documentation_fragment:
+  - community.postgresql.postgres
+attributes:
+  check_mode:
+    support: full
+notes:
+  - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
+    action group C(ms5.factory_telemetry.postgresql), which extends C(community.postgresql.all), so one
+    C(module_defaults) entry sets the login for it and every community.postgresql task.
+  - Connect as the role that owns the schema (C(timescaledb_owner_role)).
 requirements:
-  - psycopg2 (python3-psycopg2) on the managed host
+  - psycopg2 (python3-psycopg2) or psycopg 3 on the managed host
 author:
-  - MS5.0 infrastructure team
+  - MS5.0 infrastructure team (@ms5-infra)
 """
 
 EXAMPLES = r"""
@@ -139,17 +133,14 @@ summary_lines:
 import json
 import os
 import re
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import psycopg2
-except ImportError:  # pragma: no cover - reported by the module
-    psycopg2 = None
-    PSYCOPG2_IMPORT_ERROR = traceback.format_exc()
-else:
-    PSYCOPG2_IMPORT_ERROR = None
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ms5.factory_telemetry.plugins.module_utils.ms5_postgres import (
+    DatabaseError,
+    argument_spec,
+    connect,
+    cursor,
+)
 
 from ansible_collections.ms5.factory_telemetry.plugins.module_utils.rollups import (
     KIND_CAGG,
@@ -360,7 +351,7 @@ def check_sources(rollups, sources, check_mode):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=argument_spec(
             rollups=dict(type="list", elements="dict", required=True),
             base_sql=dict(type="str", required=True),
             allow_rebuild=dict(type="bool", default=False),
@@ -369,11 +360,6 @@ def main():
             require_compression=dict(type="bool", default=False),
             source_retention=dict(type="dict", default={}),
             host_retention_config=dict(type="path", default="/etc/ms5/retention.conf"),
-            login_host=dict(type="str", default="127.0.0.1"),
-            login_port=dict(type="int", default=5432),
-            login_user=dict(type="str", required=True),
-            login_password=dict(type="str", required=True, no_log=True),
-            login_db=dict(type="str", required=True),
         ),
         supports_check_mode=True,
     )
@@ -383,25 +369,16 @@ def main():
         module.fail_json(msg="rollups_definitions is invalid: " + "; ".join(errors), errors=errors)
     if p["trend_max_points"] < 10:
         module.fail_json(msg="rollups_trend_max_points must be at least 10, got %d" % p["trend_max_points"])
-    if psycopg2 is None:
-        module.fail_json(msg=missing_required_lib("psycopg2 (python3-psycopg2)"), exception=PSYCOPG2_IMPORT_ERROR)
-
-    try:
-        conn = psycopg2.connect(host=p["login_host"], port=p["login_port"], dbname=p["login_db"],
-                                user=p["login_user"], password=p["login_password"], connect_timeout=15,
-                                application_name="ms5-rollups")
-    except psycopg2.Error as exc:
-        msg = "cannot connect to database %s at %s:%s as %s: %s" % (
-            p["login_db"], p["login_host"], p["login_port"], p["login_user"], str(exc).strip())
-        if module.check_mode:
-            module.warn(msg + " (check mode: the roles before this one would create it; every rollup would be created)")
-            module.exit_json(changed=True, changes=["every rollup would be created (database not reachable yet)"],
-                             statements=[], summary=[], summary_lines=[], host_refresh=False, initial_refresh=[])
-        module.fail_json(msg=msg)
+    conn = connect(module, "ms5-rollups", none_if_absent_in_check_mode=True)
+    if conn is None:
+        module.warn("check mode: database %s at %s:%s is not running yet (the roles before this one would start "
+                    "it); every rollup would be created" % (p["login_db"], p["login_host"], p["login_port"]))
+        module.exit_json(changed=True, changes=["every rollup would be created (database not reachable yet)"],
+                         statements=[], summary=[], summary_lines=[], host_refresh=False, initial_refresh=[])
 
     result = dict(changed=False, changes=[], statements=[], summary=[], summary_lines=[], initial_refresh=[])
     try:
-        with conn.cursor() as cur:
+        with cursor(conn) as cur:
             api = read_server(cur)
             sources = read_sources(cur, {r.get("source") for r in p["rollups"]
                                          if isinstance(r.get("source"), str) and "." in r["source"]
@@ -442,11 +419,11 @@ def main():
             if module._diff:
                 result["diff"] = {"before": decided["before"], "after": decided["after"]}
         if decided["statements"] and not module.check_mode:
-            with conn.cursor() as cur:
+            with cursor(conn) as cur:
                 for statement in decided["statements"]:
                     try:
                         cur.execute(statement)
-                    except psycopg2.Error as exc:
+                    except DatabaseError as exc:
                         conn.rollback()
                         module.fail_json(msg="%s failed: %s (nothing was changed: one transaction)" % (
                             statement.splitlines()[0][:200], str(exc).strip()), statement=statement)
@@ -455,7 +432,7 @@ def main():
                 result["initial_refresh"] = initial_refresh(module, conn, api, decided["refresh"], typed_rollups)
     except RollupError as exc:
         module.fail_json(msg=str(exc))
-    except psycopg2.Error as exc:
+    except DatabaseError as exc:
         module.fail_json(msg="database error: %s" % str(exc).strip())
     finally:
         conn.close()
@@ -466,7 +443,7 @@ def initial_refresh(module, conn, api, relations, rollups):
     """Fill new rollups once (outside a transaction: refreshes commit as they go)."""
     conn.autocommit = True
     out = []
-    with conn.cursor() as cur:
+    with cursor(conn) as cur:
         if api["kind"] == KIND_TABLE:
             cur.execute("CALL %s.refresh(%%s::text[], true)" % SCHEMA, (relations,))
             row = cur.fetchone()

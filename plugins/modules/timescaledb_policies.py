@@ -56,6 +56,9 @@ options:
     aliases: [db]
 extends_documentation_fragment:
   - community.postgresql.postgres
+attributes:
+  check_mode:
+    support: full
 notes:
   - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
     action group C(ms5.factory_telemetry.postgresql), which extends C(community.postgresql.all), so one
@@ -64,7 +67,7 @@ notes:
 requirements:
   - psycopg2 (python3-psycopg2) or psycopg 3 on the managed host
 author:
-  - MS5.0 infrastructure team
+  - MS5.0 infrastructure team (@ms5-infra)
 """
 
 EXAMPLES = r"""

@@ -19,11 +19,15 @@ description:
   - The schema-specific SQL (sample setup, ingest statement, dashboard queries) is
     passed in by the caller (the C(verify) role reads it from C(.sql) files).
 version_added: 0.1.0
-author: MS5.0 infrastructure team
+author:
+  - MS5.0 infrastructure team (@ms5-infra)
 requirements:
   - psycopg2 (python3-psycopg2) or psycopg 3 on the target host
 extends_documentation_fragment:
   - community.postgresql.postgres
+attributes:
+  check_mode:
+    support: full
 notes:
   - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
     action group C(ms5.factory_telemetry.postgresql). Log in as the owner role (the checks write sample data that is

@@ -1,4 +1,4 @@
-"""Unit tests of the cutover role's own decisions, rendered with Ansible's templar:
+"""Unit tests of the cutover role's own decisions, rendered by a real ansible-playbook run:
 the input validation (templates/validate_problems.j2) and the preflight
 (templates/preflight_problems.j2) against discoveries of legacy hosts that must be
 refused, each with the variable or object named and the fix; and the bench's report.
@@ -8,36 +8,38 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, load_role_yaml, render
+from conftest import ROOT
 
 ROLE = ROOT / "roles" / "cutover"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _plugins():
-    """The templates use lookups (ansible.builtin.vars): load Ansible's plugins."""
-    from ansible.plugins.loader import init_plugin_loader
-
-    init_plugin_loader()
-
-
-def role_vars() -> dict:
-    variables = dict(load_role_yaml("cutover", "defaults/main.yml"))
-    variables.update({k: v for k, v in load_role_yaml("cutover", "vars/main.yml").items() if k != "_cutover_target"})
-    variables["role_path"] = str(ROLE)
-    return variables
+PLAY = ROOT / "tests" / "unit" / "plays" / "render_role_template.yml"
 
 
 def problems(template: str, extra: dict) -> list[str]:
-    variables = role_vars()
-    variables.update(extra)
-    text = (ROLE / "templates" / template).read_text()
-    return yaml.safe_load(render(text, variables) or "") or []
+    """The role's template rendered by a real ansible-playbook run (the role's defaults
+    and vars, then EXTRA as extra vars); its YAML list of problems."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.yml"
+        case = Path(tmp) / "case.json"
+        case.write_text(json.dumps({**extra, "role_path": str(ROLE), "ms5_role_dir": str(ROLE),
+                                    "ms5_template": template, "ms5_result_file": str(result),
+                                    "ansible_python_interpreter": sys.executable}))
+        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+        proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(PLAY), "-e", f"@{case}"],
+                              capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        return yaml.safe_load(result.read_text() or "") or []
 
 
 def discovery(**changes) -> dict:
