@@ -111,8 +111,18 @@ if [[ " $stages " == *" molecule "* ]]; then
   for s in "${scenarios[@]}"; do
     read -r rc secs < "$logs/molecule-$s.rc" 2>/dev/null || { rc=1; secs=0; }
     if [ "$rc" -ne 0 ]; then
-      echo "---- molecule $s (exit $rc): last lines of .cache/test-logs/molecule-$s.log ----"
-      sed 's/\x1b\[[0-9;]*m//g' "$logs/molecule-$s.log" | grep -v '^\s*$' | tail -n 150
+      echo "---- molecule $s (exit $rc): what failed, from .cache/test-logs/molecule-$s.log ----"
+      sed 's/\x1b\[[0-9;]*m//g' "$logs/molecule-$s.log" > "$logs/molecule-$s.plain.log"
+      # What failed first: pytest's assertion lines and short summary (verify), else
+      # the last failed Ansible task (side effects expect some tasks to fail).
+      summary="$(grep -E '^\W*E +|short test summary|^\W*(FAILED|ERROR) ' "$logs/molecule-$s.plain.log" | grep -v RETRYING | head -n 100 || true)"
+      if [ -n "$summary" ]; then
+        echo "$summary"
+      else
+        grep -E -A15 'fatal: \[' "$logs/molecule-$s.plain.log" | grep -v '^\W*$' | tail -n 60 || true
+      fi
+      echo "-- last lines --"
+      grep -v '^\W*$' "$logs/molecule-$s.plain.log" | tail -n 40
       echo "----"
     fi
     record "molecule test -s $s (${secs}s)" "$rc"
