@@ -60,20 +60,10 @@ options:
     description: The host retention job's config, read (never written) for raw tables' retention on the Apache edition.
     type: path
     default: /etc/ms5/retention.conf
-  login_db:
-    description: Database name.
-    type: str
-    required: true
-    aliases: [db]
 extends_documentation_fragment:
   - community.postgresql.postgres
-attributes:
-  check_mode:
-    support: full
+  - ms5.factory_telemetry.postgresql
 notes:
-  - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
-    action group C(ms5.factory_telemetry.postgresql), which extends C(community.postgresql.all), so one
-    C(module_defaults) entry sets the login for it and every community.postgresql task.
   - Connect as the role that owns the schema (C(timescaledb_owner_role)).
 requirements:
   - psycopg2 (python3-psycopg2) or psycopg 3 on the managed host

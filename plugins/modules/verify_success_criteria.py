@@ -25,15 +25,10 @@ requirements:
   - psycopg2 (python3-psycopg2) or psycopg 3 on the target host
 extends_documentation_fragment:
   - community.postgresql.postgres
-attributes:
-  check_mode:
-    support: full
+  - ms5.factory_telemetry.postgresql
 notes:
-  - Login options and the connection are community.postgresql's (C(module_utils/postgres.py)); the module is in the
-    action group C(ms5.factory_telemetry.postgresql). Log in as the owner role (the checks write sample data that is
-    rolled back).
+  - Log in as the owner role (the checks write sample data that is rolled back).
 options:
-  login_db: {description: Database name., type: str, required: true, aliases: [db]}
   checks:
     description:
       - Which groups of criteria to run. C(structure) (migrations, TimescaleDB, hypertables, indexes), C(data)
