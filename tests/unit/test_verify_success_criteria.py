@@ -60,10 +60,14 @@ def test_ingest_rows_round_robin_one_second_apart():
 
 def test_parse_named_queries():
     text = "-- header\n\n-- name: first\nSELECT 1;\n\n-- name: second\nSELECT\n  2;\n"
-    assert vsc.parse_named_queries(text) == [{"name": "first", "sql": "SELECT 1;"},
-                                             {"name": "second", "sql": "SELECT\n  2;"}]
+    assert vsc.parse_named_queries(text) == [{"name": "first", "sql": "SELECT 1;", "requires": []},
+                                             {"name": "second", "sql": "SELECT\n  2;", "requires": []}]
     assert vsc.parse_named_queries("") == []
-    for bad in ("-- name: a\n", "-- name:\nSELECT 1", "-- name: a\nSELECT 1\n-- name: a\nSELECT 2"):
+    needs = "-- name: trend\n-- requires: ms5_rollups.metric_trend\nSELECT * FROM ms5_rollups.metric_trend(1, now(), now());\n"
+    assert vsc.parse_named_queries(needs)[0]["requires"] == ["ms5_rollups.metric_trend"]
+    assert "requires" not in vsc.parse_named_queries(needs)[0]["sql"]
+    for bad in ("-- name: a\n", "-- name:\nSELECT 1", "-- name: a\nSELECT 1\n-- name: a\nSELECT 2",
+                "-- name: a\n-- requires: metric_trend\nSELECT 1"):
         with pytest.raises(ValueError):
             vsc.parse_named_queries(bad)
 
@@ -72,6 +76,11 @@ def test_role_dashboard_queries_parse():
     queries = vsc.parse_named_queries((ROLE_FILES / "dashboard_queries.sql").read_text())
     assert len(queries) >= 5
     assert all("%(until)s" in q["sql"] or "%(since)s" in q["sql"] for q in queries)
+    # every query that calls a trend function of the rollups role says so (skipped where not deployed)
+    for q in queries:
+        for fn in ("metric_trend", "oee_trend", "energy_trend"):
+            if "ms5_rollups.%s(" % fn in q["sql"]:
+                assert "ms5_rollups.%s" % fn in q["requires"], q["name"]
 
 
 # ------------------------------------------------------------------ jobs
