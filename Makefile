@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help setup images docker-engine test lint unit molecule demo bench bench-cutover clean
+.PHONY: help setup images docker-engine test lint unit molecule docs demo bench bench-cutover clean
 
 help:
 	@echo "make setup            install apt packages, the pinned venv, start Docker, build test images"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint             yamllint, ansible-lint --profile production, shellcheck, syntax checks"
 	@echo "make unit             pytest unit tests"
 	@echo "make molecule S=NAME  one Molecule scenario (molecule test -s NAME)"
+	@echo "make docs             regenerate the role READMEs' reference from meta/argument_specs.yml (aar-doc)"
 	@echo "make demo             deploy site.yml into a local sandbox host"
 	@echo "make bench            load benchmark against the sandbox database"
 	@echo "make bench-cutover    the cutover's write pause and total time (throwaway containers)"
@@ -37,6 +38,9 @@ unit:
 
 molecule:
 	MS5_TEST_STAGES=molecule MS5_SCENARIOS="$(S)" bash scripts/run-tests.sh
+
+docs:
+	bash scripts/check-role-docs.sh --fix
 
 demo:
 	bash scripts/demo.sh

@@ -2,8 +2,9 @@
 # make test: every check of the collection, each counted as one test, ending with
 # a plain "N passed, N failed" line. Stages (MS5_TEST_STAGES, default all):
 #   lint      yamllint, ansible-lint --profile production, shellcheck, syntax checks,
-#             argument_specs/defaults drift, collection build (contents checked) +
-#             install by FQCN, ansible-test sanity (validate-modules)
+#             argument_specs/defaults drift, role READMEs current (aar-doc), collection
+#             build (contents checked) + install by FQCN, ansible-test sanity
+#             (validate-modules)
 #   unit      pytest tests/ (each pytest test counts)
 #   molecule  `molecule test -s NAME` for every scenario (MS5_SCENARIOS to choose,
 #             MS5_MOLECULE_JOBS scenarios side by side, default 2)
@@ -48,6 +49,7 @@ if [[ " $stages " == *" lint "* ]]; then
     check "syntax-check $pb" ansible-playbook --syntax-check -i localhost, "$pb"
   done
   check "argument_specs match defaults" python3 scripts/check_argument_specs.py
+  check "role READMEs match argument_specs (aar-doc)" bash scripts/check-role-docs.sh
   check "collection builds, holds the collection only, installs (roles by FQCN)" bash scripts/check-collection-build.sh
   check "ansible-test sanity (validate-modules)" bash scripts/ansible-test-sanity.sh
   check "promtool check/test rules (monitoring alerts)" bash scripts/check-alert-rules.sh
