@@ -81,7 +81,8 @@ PY
 fi
 
 if [[ " $stages " == *" molecule "* ]]; then
-  order=(docker timescaledb migrations timescaledb_policies backup rollback default)
+  # Longest first, so that two at a time finish close together.
+  order=(cutover rollback default monitoring backup rollups timescaledb migrations timescaledb_policies docker)
   if [ -n "${MS5_SCENARIOS:-}" ]; then
     read -r -a scenarios <<< "$MS5_SCENARIOS"
   else
