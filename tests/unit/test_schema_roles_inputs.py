@@ -16,14 +16,6 @@ ANSIBLE_STRINGS = {v for v in BOOLEANS_TRUE | BOOLEANS_FALSE if isinstance(v, st
 COMMON_READ_ONLY = {"platform.yml", "os_vars.yml", "booleans.yml", "passwords.yml"}
 
 
-@pytest.mark.parametrize(("role", "name"), [
-    ("timescaledb_policies", "_timescaledb_policies_bool_strings"),
-])
-def test_bool_strings_are_ansibles(role, name):
-    values = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())[name]
-    assert set(values) == ANSIBLE_STRINGS
-
-
 def test_common_booleans_are_the_bool_filters():
     """_common/booleans.yml accepts exactly what the bool filter reads without a deprecation."""
     common = yaml.safe_load((ROOT / "roles" / "_common" / "vars" / "main.yml").read_text())
