@@ -1,5 +1,6 @@
 """The schema-side roles read booleans given as strings (-e) the way Ansible's bool
-filter does: their lists of accepted strings are exactly Ansible's."""
+filter does (through _common/booleans.yml, whose lists are exactly the filter's), and
+their validate.yml touches neither host nor database."""
 
 from __future__ import annotations
 
@@ -7,25 +8,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+from ansible.plugins.filter import core as filter_core
 
 ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_STRINGS = {v for v in BOOLEANS_TRUE | BOOLEANS_FALSE if isinstance(v, str)}
+COMMON_READ_ONLY = {"platform.yml", "os_vars.yml", "booleans.yml", "passwords.yml"}
 
 
-@pytest.mark.parametrize(("role", "name"), [
-    ("migrations", "_migrations_bool_strings"),
-    ("timescaledb_policies", "_timescaledb_policies_bool_strings"),
-])
-def test_bool_strings_are_ansibles(role, name):
-    values = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())[name]
-    assert set(values) == ANSIBLE_STRINGS
-
-
-def test_verify_validate_accepts_the_same_strings():
-    text = (ROOT / "roles" / "verify" / "tasks" / "validate.yml").read_text()
-    listed = text.split("verify_fail_on_criteria | string | lower) in [", 1)[1].split("]", 1)[0]
-    assert {v.strip().strip("'") for v in listed.split(",")} == ANSIBLE_STRINGS
+def test_common_booleans_are_the_bool_filters():
+    """_common/booleans.yml accepts exactly what the bool filter reads without a deprecation."""
+    common = yaml.safe_load((ROOT / "roles" / "_common" / "vars" / "main.yml").read_text())
+    assert set(common["__common_bool_true"]) == filter_core._valid_bool_true
+    assert set(common["__common_bool_false"]) == filter_core._valid_bool_false
+    for value in common["__common_bool_true"]:
+        assert filter_core.to_bool(value.upper()) is True
+    for value in common["__common_bool_false"]:
+        assert filter_core.to_bool(value.upper()) is False
 
 
 @pytest.mark.parametrize("role", ["migrations", "timescaledb_policies", "verify"])
@@ -38,6 +35,11 @@ def test_validate_yml_touches_neither_host_nor_database(role):
         modules = set(task) & ({k for k in task if k.startswith("ansible.") or k.startswith("community.")
                                 or k.startswith("ms5.")})
         for module in modules:
+            if module == "ansible.builtin.import_role":
+                # _common's checks: asserts and set_fact only (os_vars.yml only loads variables)
+                assert task[module]["name"] == "ms5.factory_telemetry._common", task["name"]
+                assert task[module]["tasks_from"] in COMMON_READ_ONLY, task["name"]
+                continue
             if module == "ansible.builtin.command":
                 assert task.get("changed_when") is False and task.get("check_mode") is False, task["name"]
                 assert task[module]["argv"][:2] == ["systemd-analyze", "calendar"], task["name"]
