@@ -1,5 +1,6 @@
 -- Preflight of the monitoring role (read only): what the exporter's objects need.
--- One row of JSON: the owner role, the migration ledger, and for each table of
+-- One row of JSON: the owner role, the migration ledger, TimescaleDB's version and
+-- edition (license), and for each table of
 -- monitoring_freshness_tables (named argument tables: a JSON array of {table, time_column})
 -- whether it is a hypertable and its first dimension is that column.
 SELECT json_build_object(
@@ -7,6 +8,7 @@ SELECT json_build_object(
   'exporter_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %(exporter)s),
   'ledger_exists', to_regclass('ms5_migrations.schema_migrations') IS NOT NULL,
   'timescaledb', (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'),
+  'license', current_setting('timescaledb.license', true),
   'tables', (
     SELECT coalesce(json_agg(json_build_object(
       'table', t.item ->> 'table',
