@@ -150,8 +150,13 @@ def test_verify_wrong_password_fails_clearly():
 ROLES = ("docker", "timescaledb", "migrations", "timescaledb_policies", "rollups", "backup", "monitoring")
 
 
+COMMON = "ms5.factory_telemetry._common"
+
+
 def _task_names(path: str) -> set[str]:
-    """Names of every task in a task file, blocks and included files included."""
+    """Names of every task in a task file, blocks and included files included. Tasks a
+    file imports from the internal role _common are named "ms5.factory_telemetry._common :
+    <name>" (their header names that role)."""
     names: set[str] = set()
     if not os.path.exists(path):
         return names
@@ -162,12 +167,23 @@ def _task_names(path: str) -> set[str]:
             for sub in task.get(key) or []:
                 if "{{" not in sub.get("name", "{{"):
                     names.add(sub["name"])
+                names |= _common_imports(sub)
         for key in ("ansible.builtin.import_tasks", "ansible.builtin.include_tasks"):
             if key in task:
                 ref = task[key]["file"] if isinstance(task[key], dict) else task[key]
                 if "{{" not in ref:
                     names |= _task_names(os.path.join(os.path.dirname(path), ref))
+        names |= _common_imports(task)
     return names
+
+
+def _common_imports(task: dict) -> set[str]:
+    """The tasks a task imports from _common, as "<role> : <name>"."""
+    imported = task.get("ansible.builtin.import_role") or {}
+    if imported.get("name") != COMMON or "tasks_from" not in imported:
+        return set()
+    return {f"{COMMON} : {n}"
+            for n in _task_names(os.path.join(PROJECT, "roles", "_common", "tasks", imported["tasks_from"]))}
 
 
 def _phase_includes(role: str) -> list[dict]:
@@ -204,7 +220,8 @@ def split_phases() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     run_b: dict[str, set[str]] = {}
     for role in IDIOM_ROLES:
         for index, (tag, names) in enumerate(role_phases(role)):
-            (run_a if index % 2 else run_b)[tag] = {f"TASK [ms5.factory_telemetry.{role} : {n}]" for n in names}
+            (run_a if index % 2 else run_b)[tag] = {f"TASK [{n}]" if n.startswith(COMMON + " : ")
+                                                    else f"TASK [ms5.factory_telemetry.{role} : {n}]" for n in names}
     return run_a, run_b
 
 
