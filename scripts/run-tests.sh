@@ -20,6 +20,7 @@ mkdir -p "$logs"
 passed=0
 failed=0
 failures=()
+reasons=() # one short paragraph per failed scenario, printed again at the very end
 
 record() { # record NAME RC
   if [ "$2" -eq 0 ]; then
@@ -34,7 +35,10 @@ check() { # check NAME CMD... : run, show output on failure, record
   local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log"
   "$@" >"$log" 2>&1
   local rc=$?
-  [ $rc -eq 0 ] || { echo "---- $name (exit $rc) ----"; tail -n 80 "$log"; echo "----"; }
+  if [ $rc -ne 0 ]; then
+    echo "---- $name (exit $rc) ----"; tail -n 80 "$log"; echo "----"
+    reasons+=("$name (exit $rc): $(grep -v '^\W*$' "$log" | tail -n 6 | sed 's/\x1b\[[0-9;]*m//g; s/\x1b\]8;;[^\x1b]*\x1b\\//g' | cut -c1-300)")
+  fi
   record "$name" $rc
 }
 
@@ -73,7 +77,19 @@ print(tests - bad - skipped, bad)
 PY
 )
     passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" -eq 0 ] || failures+=("pytest: $f failed")
+    if [ "$f" -ne 0 ]; then
+      failures+=("pytest: $f failed")
+      reasons+=("pytest, failed: $(python3 - "$junit" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+bad = [c for c in ET.parse(sys.argv[1]).getroot().iter("testcase")
+       if c.find("failure") is not None or c.find("error") is not None]
+for c in bad[:10]:
+    what = c.find("failure") if c.find("failure") is not None else c.find("error")
+    print(f"{c.get('classname')}::{c.get('name')}: {(what.get('message') or '')[:200]}")
+PY
+)")
+    fi
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then record "pytest (exit $rc)" $rc; fi
   else
     record "pytest (exit $rc, no results)" 1
@@ -119,11 +135,11 @@ if [[ " $stages " == *" molecule "* ]]; then
       # What failed first: pytest's assertion lines and short summary (verify), else
       # the last failed Ansible task (side effects expect some tasks to fail).
       summary="$(grep -E '^\W*E +|short test summary|^\W*(FAILED|ERROR) ' "$logs/molecule-$s.plain.log" | grep -v RETRYING | head -n 100 || true)"
-      if [ -n "$summary" ]; then
-        echo "$summary"
-      else
-        grep -E -A15 'fatal: \[' "$logs/molecule-$s.plain.log" | grep -v '^\W*$' | tail -n 60 || true
+      if [ -z "$summary" ]; then
+        summary="$(grep -E -A15 'fatal: \[' "$logs/molecule-$s.plain.log" | grep -v '^\W*$' | tail -n 60 || true)"
       fi
+      echo "$summary"
+      reasons+=("molecule $s: $(grep -E 'short test summary|^\W*(FAILED|ERROR) |^\W*E +|fatal: \[|msg' <<< "$summary" | cut -c1-300 | head -n 12)")
       echo "-- last lines --"
       grep -v '^\W*$' "$logs/molecule-$s.plain.log" | tail -n 40
       echo "----"
@@ -134,6 +150,8 @@ fi
 
 echo
 if [ "$failed" -gt 0 ]; then
+  # Repeated here because CI keeps only the end of the output.
+  for r in "${reasons[@]}"; do echo "$r"; echo; done
   echo "Failed: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed"
