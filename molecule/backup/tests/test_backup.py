@@ -384,10 +384,10 @@ def test_old_variable_names_are_refused_before_anything_changes(host, request):
 
 
 @pytest.mark.parametrize(("tag", "ran", "not_ran"), [
-    ("backup_install", "Read the checksum and mode of the installed files (one round trip)",
+    ("backup_install", "Install the program's files that are missing or differ",
      "Write the backup configuration"),
     ("backup_configure", "Write the backup configuration (root only)",
-     "Read the checksum and mode of the installed files (one round trip)"),
+     "Install the program's files that are missing or differ"),
     ("backup_run", "Schedule the backup with cron", "Write the backup configuration"),
 ])
 def test_phase_tags_run_alone_after_validation(tag, ran, not_ran):
