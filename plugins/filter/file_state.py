@@ -2,7 +2,8 @@
 directories a phase manages, then each file task runs only where its file differs.
 
 ms5.factory_telemetry.file_state_index
-    The lines printed by _common's file-state script ("<sha256|dir> <mode>:<uid>:<gid>:<owner>:<group> <path>",
+    The registered result of _common/file_state.yml (or its stdout_lines, or an index
+    already made, returned as it is). The lines printed by _common's file-state script ("<sha256|dir> <mode>:<uid>:<gid>:<owner>:<group> <path>",
     one per existing path) -> {path: {"checksum", "isdir", "mode", "uid", "gid", "owner", "group"}}.
     Paths that do not exist are absent. A "unit <is-enabled>:<is-active> unit:NAME" line (a
     systemd unit listed as unit:NAME) -> {"unit:NAME": {"enabled", "active"}}.
@@ -28,9 +29,16 @@ from typing import Any, Optional, Union
 DOCUMENTATION = ""  # documented above and in roles/_common/README.md
 
 
-def file_state_index(lines: list[str]) -> dict[str, dict[str, Any]]:
+def file_state_index(state: Any) -> dict[str, dict[str, Any]]:
+    if isinstance(state, dict):
+        if "stdout_lines" in state:
+            state = state["stdout_lines"]
+        elif any(key in state for key in ("skipped", "rc", "failed", "changed", "msg")):
+            return {}  # a skipped or failed read: nothing known
+        else:
+            return state
     index: dict[str, dict[str, Any]] = {}
-    for line in lines:
+    for line in state or []:
         parts = line.split(" ", 2)
         if len(parts) != 3:
             continue
@@ -63,7 +71,7 @@ def file_converged(index: dict[str, dict[str, Any]], path: str, mode: Union[str,
                    owner: Union[str, int] = "root", group: Union[str, int] = "root",
                    content: Optional[str] = None, directory: bool = False,
                    checksum: Optional[str] = None) -> bool:
-    have = (index or {}).get(path)
+    have = file_state_index(index or {}).get(path)
     if not have:
         return False
     try:
@@ -86,7 +94,7 @@ def file_converged(index: dict[str, dict[str, Any]], path: str, mode: Union[str,
 
 
 def unit_running(index: dict[str, dict[str, Any]], name: str) -> bool:
-    have = (index or {}).get("unit:" + name) or {}
+    have = file_state_index(index or {}).get("unit:" + name) or {}
     return have.get("enabled") == "enabled" and have.get("active") == "active"
 
 

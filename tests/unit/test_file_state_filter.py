@@ -93,3 +93,15 @@ def test_units_are_read_as_enabled_and_active():
     assert fs.unit_running(index, "a.timer")
     assert not fs.unit_running(index, "b.timer") and not fs.unit_running(index, "c.timer")
     assert not fs.unit_running(index, "d.timer") and not fs.unit_running(None, "a.timer")
+
+
+def test_filters_read_the_registered_result_directly(tree):
+    _, conf, _ = tree
+    out = subprocess.run(["sh", "-c", SCRIPT, "sh", str(conf)], check=True, capture_output=True, text=True)
+    registered = {"rc": 0, "changed": False, "stdout": out.stdout, "stdout_lines": out.stdout.splitlines()}
+    assert fs.file_converged(registered, str(conf), "0640", OWNER, GROUP, content="a = 1\nb = ü\n")
+    assert str(conf) in fs.file_state_index(registered)
+    skipped = {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}
+    assert fs.file_state_index(skipped) == {}
+    assert not fs.file_converged(skipped, str(conf), "0640", OWNER, GROUP, content="a = 1\nb = ü\n")
+    assert not fs.unit_running(skipped, "a.timer")
