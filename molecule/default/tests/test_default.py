@@ -212,7 +212,6 @@ def preflight_always(role: str) -> bool:
 
 
 IDIOM_ROLES = tuple(r for r in ROLES if preflight_always(r))
-OTHER_ROLES = tuple(r for r in ROLES if r not in IDIOM_ROLES)
 
 
 def split_phases() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -243,14 +242,10 @@ def test_phase_tags_run_alone_after_validation(run):
         assert any(h in out for h in headers), f"--tags {tag}: none of its tasks ran"
 
 
-@pytest.mark.parametrize("role", OTHER_ROLES or ["(none)"])
-@pytest.mark.xfail(bool(OTHER_ROLES), strict=True,
-                   reason="the role's tasks/main.yml does not run its preflight whatever the tags yet")
-def test_install_tag_of_a_role_outside_the_idiom_runs_alone(role):
-    if role == "(none)":
-        return
-    rc, _, out = run_playbook("site.yml", "--tags", f"{role}_install")
-    assert rc == 0, out[-3000:]
+def test_every_role_runs_its_preflight_whatever_the_tags():
+    """The phase-tag idiom: a role's preflight include carries `always`, so `--tags
+    <role>_install` (or any other phase) validates first."""
+    assert IDIOM_ROLES == ROLES, f"preflight not tagged always in: {sorted(set(ROLES) - set(IDIOM_ROLES))}"
 
 
 # ---------------------------------------------------------------- bad input
@@ -301,16 +296,9 @@ def test_site_refuses_a_size_with_spaces_before_changing_anything(host):
     assert state.stdout.strip() == "healthy"
 
 
-# The migration files are the migrations role's input: site.yml's validation phase
-# checks them once that role has a tasks/validate.yml. Until then the files are checked
-# in the role's own preflight, after the timescaledb role has applied the new memory
-# limit, and this test must fail (strict: it turns into an error the day it passes
-# without the file, and must pass once the file exists).
-MIGRATIONS_VALIDATE = os.path.join(PROJECT, "roles", "migrations", "tasks", "validate.yml")
-
-
-@pytest.mark.xfail(not os.path.exists(MIGRATIONS_VALIDATE), strict=True,
-                   reason="roles/migrations/tasks/validate.yml does not exist yet")
+# The migration files are the migrations role's input: site.yml's validation phase checks
+# them (roles/migrations/tasks/validate.yml) before the timescaledb role would apply a new
+# memory limit.
 def test_site_refuses_a_bad_migration_file_before_changing_anything(host, tmp_path):
     """A migration file that cannot run in a transaction fails in the validation phase,
     naming the file, before the timescaledb role would have recreated the container
