@@ -16,6 +16,14 @@ ms5.factory_telemetry.timescaledb_scram_matches
     password, so the role can tell a converged password from one to set without
     logging in or printing either.
 
+ms5.factory_telemetry.timescaledb_role_converged
+    True when a login role as the database reports it (a mapping of its attributes
+    login, superuser, createdb, createrole, replication, bypassrls, inherit and its
+    password verifier, as pg_authid holds them) already is what
+    community.postgresql.postgresql_user would make of the same role_attr_flags string
+    ("LOGIN,NOSUPERUSER,...") and password, so the task can be skipped. Used by the
+    timescaledb role for its three roles and the monitoring role for the exporter's.
+
 ms5.factory_telemetry.timescaledb_invalid_cidrs
     The entries of a list that are not IPv4/IPv6 networks in CIDR notation
     ("10.20.0.0/16", "fd00::/64"; host bits must be zero), for a role's assert.
@@ -146,6 +154,31 @@ def timescaledb_scram_matches(verifier: Any, password: Any) -> bool:
         hmac.new(salted, b"Server Key", hashlib.sha256).digest(), server)
 
 
+# role_attr_flags keyword -> the attribute's name in the role mapping (pg_roles/pg_authid).
+_ROLE_FLAGS = {"LOGIN": "login", "SUPERUSER": "superuser", "CREATEDB": "createdb",
+               "CREATEROLE": "createrole", "REPLICATION": "replication", "BYPASSRLS": "bypassrls",
+               "INHERIT": "inherit"}
+
+
+def timescaledb_role_converged(current: Any, flags: str, password: Any) -> bool:
+    """True when the role CURRENT exists with every attribute FLAGS names set as named
+    ("LOGIN" true, "NOSUPERUSER" false, ...) and a SCRAM verifier made from PASSWORD.
+
+    An empty or missing CURRENT (no such role), another attribute value or any other
+    verifier is False, so the caller sets the role. A flag outside the attributes above
+    is a ValueError (a typo must not read as converged).
+    """
+    if not isinstance(current, dict) or not current:
+        return False
+    for flag in (item.strip().upper() for item in str(flags).split(",") if item.strip()):
+        keyword = flag[2:] if flag.startswith("NO") and flag[2:] in _ROLE_FLAGS else flag
+        if keyword not in _ROLE_FLAGS:
+            raise ValueError(f"unknown role attribute flag {flag!r} (known: {', '.join(_ROLE_FLAGS)})")
+        if current.get(_ROLE_FLAGS[keyword]) != (keyword == flag):
+            return False
+    return timescaledb_scram_matches(current.get("password"), password)
+
+
 def timescaledb_invalid_cidrs(value: Any) -> list[Any]:
     """Return the entries of VALUE that are not networks in CIDR notation.
 
@@ -196,4 +229,5 @@ class FilterModule:
             "timescaledb_networks": timescaledb_networks,
             "timescaledb_invalid_cidrs": timescaledb_invalid_cidrs,
             "timescaledb_scram_matches": timescaledb_scram_matches,
+            "timescaledb_role_converged": timescaledb_role_converged,
         }

@@ -113,7 +113,8 @@ def test_tuning_rejects_bad_counts():
 def test_filter_module_exports():
     filters = tuning.FilterModule().filters()
     assert set(filters) == {"timescaledb_parse_size", "timescaledb_tuning", "timescaledb_networks",
-                            "timescaledb_invalid_cidrs", "timescaledb_scram_matches"}
+                            "timescaledb_invalid_cidrs", "timescaledb_scram_matches",
+                            "timescaledb_role_converged"}
 
 
 def test_networks_names_and_mappings_normalised():
@@ -167,3 +168,33 @@ def test_scram_matches_after_saslprep_normalisation():
                                       APP_VERIFIER.replace("SCRAM-SHA-256", "SCRAM-SHA-1"), 42])
 def test_scram_rejects_what_is_not_a_scram_verifier(verifier):
     assert tuning.timescaledb_scram_matches(verifier, "molecule-app-pw-0001") is False
+
+
+APP_FLAGS = "LOGIN,NOSUPERUSER,NOCREATEDB,NOCREATEROLE,NOREPLICATION,NOBYPASSRLS,INHERIT"
+APP_ROLE = {"login": True, "superuser": False, "createdb": False, "createrole": False, "replication": False,
+            "bypassrls": False, "inherit": True, "password": APP_VERIFIER}
+
+
+def test_role_converged_when_every_flag_and_the_password_match():
+    assert tuning.timescaledb_role_converged(APP_ROLE, APP_FLAGS, "molecule-app-pw-0001") is True
+    # Flags not named are not compared (the owner role's flags leave INHERIT out).
+    assert tuning.timescaledb_role_converged({**APP_ROLE, "inherit": False}, APP_FLAGS.rsplit(",", 1)[0],
+                                             "molecule-app-pw-0001") is True
+    assert tuning.timescaledb_role_converged(APP_ROLE, " login , nosuperuser ", "molecule-app-pw-0001") is True
+
+
+@pytest.mark.parametrize("change", [{"superuser": True}, {"login": False}, {"inherit": False}, {"bypassrls": True},
+                                    {"password": "md5" + "0" * 32}, {"password": None}])
+def test_role_not_converged_when_an_attribute_or_the_password_differs(change):
+    assert tuning.timescaledb_role_converged({**APP_ROLE, **change}, APP_FLAGS, "molecule-app-pw-0001") is False
+
+
+@pytest.mark.parametrize("current", [{}, None, "", []])
+def test_role_not_converged_when_the_role_is_missing(current):
+    assert tuning.timescaledb_role_converged(current, APP_FLAGS, "molecule-app-pw-0001") is False
+
+
+def test_role_converged_rejects_an_unknown_flag():
+    with pytest.raises(ValueError, match="NOLOGINN"):
+        tuning.timescaledb_role_converged(APP_ROLE, "LOGIN,NOLOGINN", "molecule-app-pw-0001")
+    assert tuning.timescaledb_role_converged(APP_ROLE, APP_FLAGS, "molecule-app-pw-0002") is False
